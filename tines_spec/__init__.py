@@ -1,0 +1,153 @@
+"""The spec as data: one loader that both the suite and the reference use.
+
+`spec/` holds the contract (OpenAPI, JSON Schemas, requirements catalogue). Neither
+`conformance` nor `reference_impl` may restate it in code, and neither may import the other,
+so the few lines that find and parse it live here, in a package of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = [
+    "LEVELS",
+    "Requirement",
+    "Catalogue",
+    "catalogue",
+    "openapi_path",
+    "schema",
+    "schema_registry",
+    "spec_dir",
+    "validator",
+]
+
+Level = Literal["MUST", "SHOULD", "MAY"]
+LEVELS: tuple[Level, ...] = ("MUST", "SHOULD", "MAY")
+
+_ENV = "TINES_CONFORMANCE_SPEC_DIR"
+
+
+def spec_dir() -> Path:
+    """Where `spec/` is: $TINES_CONFORMANCE_SPEC_DIR, the source tree, or the wheel's copy."""
+    override = os.environ.get(_ENV)
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "spec", here / "data"):
+        if (candidate / "requirements.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"the spec directory was not found beside {here}; set {_ENV} to the folder holding "
+        "requirements.yaml"
+    )
+
+
+def openapi_path() -> Path:
+    return spec_dir() / "openapi.yaml"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    title: str
+    level: Level
+    kind: Literal["stated", "inferred"]
+    document: str
+    quote: str
+    verification: Literal["black-box", "not-black-box"]
+    encoded_by: tuple[str, ...] = ()
+    needs: str | None = None
+    basis: str | None = None
+    why: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        """The quoted source sentence with its white space folded, as reports print it."""
+        return " ".join(self.quote.split())
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    spec_version: str
+    documents: dict[str, dict[str, str]]
+    requirements: tuple[Requirement, ...]
+    by_id: dict[str, Requirement] = field(repr=False)
+
+    def __getitem__(self, requirement_id: str) -> Requirement:
+        return self.by_id[requirement_id]
+
+    def __contains__(self, requirement_id: object) -> bool:
+        return requirement_id in self.by_id
+
+    def at_levels(self, levels: tuple[str, ...] | list[str]) -> tuple[Requirement, ...]:
+        return tuple(r for r in self.requirements if r.level in levels)
+
+
+@cache
+def catalogue() -> Catalogue:
+    raw = yaml.safe_load((spec_dir() / "requirements.yaml").read_text(encoding="utf-8"))
+    reqs = tuple(
+        Requirement(
+            id=entry["id"],
+            title=entry["title"],
+            level=entry["level"],
+            kind=entry["kind"],
+            document=entry["source"]["document"],
+            quote=entry["source"]["quote"],
+            verification=entry["verification"],
+            encoded_by=tuple(entry.get("encoded_by", ())),
+            needs=entry.get("needs"),
+            basis=entry.get("basis"),
+            why=entry.get("why"),
+        )
+        for entry in raw["requirements"]
+    )
+    return Catalogue(
+        spec_version=str(raw["spec_version"]),
+        documents=raw["documents"],
+        requirements=reqs,
+        by_id={r.id: r for r in reqs},
+    )
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """A schema file of `spec/schemas/` by file name, e.g. `story.schema.json`."""
+    loaded: dict[str, Any] = json.loads((spec_dir() / "schemas" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def schema_registry() -> Registry:  # type: ignore[type-arg]
+    """Every schema, under its `$id` and its file name, so that no reference is ever fetched."""
+    registry: Registry = Registry()  # type: ignore[type-arg]
+    for path in sorted((spec_dir() / "schemas").glob("*.schema.json")):
+        resource = Resource.from_contents(schema(path.name), default_specification=DRAFT202012)
+        registry = registry.with_resource(schema(path.name)["$id"], resource)
+        registry = registry.with_resource(path.name, resource)
+    return registry
+
+
+@cache
+def validator(name: str, pointer: str = "") -> Draft202012Validator:
+    """A validator for a schema file, or for a `$defs` entry of it (`pointer="/$defs/plain"`).
+
+    Formats (date-time, uri) are asserted, not just annotated: the spec relies on them.
+    """
+    root = schema(name)
+    target: dict[str, Any] = {"$ref": f"{root['$id']}#{pointer}"} if pointer else root
+    return Draft202012Validator(
+        target,
+        registry=schema_registry(),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
