@@ -21,8 +21,8 @@ from referencing.jsonschema import DRAFT202012
 
 __all__ = [
     "LEVELS",
-    "Requirement",
     "Catalogue",
+    "Requirement",
     "catalogue",
     "openapi_path",
     "schema",
@@ -128,9 +128,9 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def schema_registry() -> Registry:  # type: ignore[type-arg]
+def schema_registry() -> Registry[Any]:
     """Every schema, under its `$id` and its file name, so that no reference is ever fetched."""
-    registry: Registry = Registry()  # type: ignore[type-arg]
+    registry: Registry[Any] = Registry()
     for path in sorted((spec_dir() / "schemas").glob("*.schema.json")):
         resource = Resource.from_contents(schema(path.name), default_specification=DRAFT202012)
         registry = registry.with_resource(schema(path.name)["$id"], resource)

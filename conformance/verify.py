@@ -1,0 +1,143 @@
+"""Shared verifiers: each checks one thing about an exchange and raises CheckFailure naming the
+requirements it serves. Checks compose these instead of writing their own asserts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import tines_spec
+from conformance.exchange import Exchange, ReceivedResponse
+from conformance.result import CheckFailure
+
+Ids = str | Sequence[str]
+
+
+def _ids(requirement: Ids) -> tuple[str, ...]:
+    return (requirement,) if isinstance(requirement, str) else tuple(requirement)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
+def response_of(exchange: Exchange, requirement: Ids) -> ReceivedResponse:
+    """The response, or a failure that says the target did not answer."""
+    if exchange.response is None:
+        raise CheckFailure(
+            _ids(requirement), "a response", f"no response ({exchange.error})", exchange
+        )
+    return exchange.response
+
+
+def expect_status(exchange: Exchange, expected: int | Sequence[int], requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    allowed = (expected,) if isinstance(expected, int) else tuple(expected)
+    if response.status not in allowed:
+        want = " or ".join(str(s) for s in allowed)
+        raise CheckFailure(
+            _ids(requirement), f"status {want}", f"status {response.status}", exchange
+        )
+
+
+def expect_status_not(exchange: Exchange, forbidden: Sequence[int], requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    if response.status in forbidden:
+        raise CheckFailure(
+            _ids(requirement),
+            f"a status other than {', '.join(map(str, forbidden))}",
+            f"status {response.status}",
+            exchange,
+        )
+
+
+def expect_header(exchange: Exchange, name: str, requirement: Ids) -> str:
+    """The header's value; a failure when it is absent or empty."""
+    response = response_of(exchange, requirement)
+    value = response.header(name)
+    if not value:
+        raise CheckFailure(
+            _ids(requirement), f"a non-empty {name} header", f"{name} absent", exchange
+        )
+    return value
+
+
+def expect_header_equals(exchange: Exchange, name: str, expected: str, requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    values = response.header_values(name)
+    if values != [expected]:
+        actual = f"{name}: {values[0]}" if len(values) == 1 else f"{name} values {values}"
+        raise CheckFailure(_ids(requirement), f"{name}: {expected}", actual, exchange)
+
+
+def expect_header_absent(exchange: Exchange, name: str, requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    values = response.header_values(name)
+    if values:
+        raise CheckFailure(_ids(requirement), f"no {name} header", f"{name}: {values[0]}", exchange)
+
+
+def expect_media_type(exchange: Exchange, expected: str, requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    if response.media_type != expected.lower():
+        actual = response.header("content-type") or "no Content-Type"
+        raise CheckFailure(_ids(requirement), f"Content-Type {expected}", actual, exchange)
+
+
+def json_body(exchange: Exchange, requirement: Ids) -> Any:
+    """The body as JSON, or a failure that shows what came instead."""
+    response = response_of(exchange, requirement)
+    try:
+        return response.json()
+    except ValueError:
+        raise CheckFailure(
+            _ids(requirement), "a JSON body", f"not JSON: {response.text[:200]!r}", exchange
+        ) from None
+
+
+def expect_json_body(exchange: Exchange, expected: Any, requirement: Ids) -> None:
+    """The body is JSON equal to `expected` (1 and 1.0 equal, as in JSON)."""
+    actual = json_body(exchange, requirement)
+    if actual != expected or _types_differ(actual, expected):
+        raise CheckFailure(
+            _ids(requirement), f"body {_show(expected)}", f"body {_show(actual)}", exchange
+        )
+
+
+def _types_differ(a: Any, b: Any) -> bool:
+    """Python's == says True == 1; JSON does not, so booleans are compared by type too."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is not type(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return any(_types_differ(a[k], b[k]) for k in a if k in b)
+    if isinstance(a, list) and isinstance(b, list):
+        return any(_types_differ(x, y) for x, y in zip(a, b, strict=False))
+    return False
+
+
+def expect_body_bytes(exchange: Exchange, expected: bytes, requirement: Ids) -> None:
+    response = response_of(exchange, requirement)
+    if response.body != expected:
+        raise CheckFailure(
+            _ids(requirement),
+            f"{len(expected)} bytes {expected[:60]!r}",
+            f"{len(response.body)} bytes {response.body[:60]!r}",
+            exchange,
+        )
+
+
+def expect_valid(
+    exchange: Exchange, instance: Any, schema_file: str, requirement: Ids, pointer: str = ""
+) -> None:
+    """The instance is valid against a spec schema; the failure lists every violation."""
+    validator = tines_spec.validator(schema_file, pointer)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:8]
+        )
+        raise CheckFailure(
+            _ids(requirement), f"valid against {schema_file}#{pointer}", problems, exchange
+        )
