@@ -1,0 +1,260 @@
+"""The run engine: a story's action graph, run on the event loop. Knows nothing of HTTP.
+
+A run starts at the webhook entry action with the request's event. Every action passes the event
+it emits to its receivers, each receiver on a branch of its own, so branches run concurrently
+(a delay on one branch does not hold up another). Four kinds of action exist:
+
+- `webhook`: the entry; emits the incoming event (`{"body": ..., "headers": ...}`).
+- `transform`: emits its `payload` template rendered against the run's context.
+- `delay`: waits `seconds` (a template; a missing value means 0) and emits the event it received.
+- `exit`: a transform whose event is a result of the run. The first exit event of a run is *the*
+  result (the document's "first exit action to execute"); later ones are stored, not returned.
+
+Concurrency: each story has `max_concurrent_runs` slots. A run beyond them is queued (never
+dropped) and started, oldest first, when a slot frees; `submit` says whether it was queued so
+that the caller can answer at once. A slot is held until every branch of the run has finished.
+
+Durability: every event goes to the `RunStore`; a run's result future is resolved only after the
+exit event's write is committed, so whoever answers with it answers with durable data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reference_impl.store import RunStore
+from reference_impl.templating import render
+
+__all__ = [
+    "ACTION_KINDS",
+    "Action",
+    "Engine",
+    "ExitEvent",
+    "LiveActivity",
+    "RunHandle",
+    "StoryGraph",
+]
+
+log = logging.getLogger(__name__)
+
+# A longer delay is refused, not slept: the event loop's timer cannot hold an arbitrary float.
+_MAX_DELAY_SECONDS = 86400
+
+ActionKind = Literal["webhook", "transform", "delay", "exit"]
+ACTION_KINDS: tuple[ActionKind, ...] = ("webhook", "transform", "delay", "exit")
+
+
+class ActionError(Exception):
+    """An action could not run on the event it got (e.g. a delay that is not a number)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    name: str
+    kind: ActionKind
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoryGraph:
+    """What the engine needs of a story: its name, its mode for META, and its actions."""
+
+    story_id: int
+    name: str
+    is_test: bool
+    actions: tuple[Action, ...]
+
+    @property
+    def entry(self) -> Action:
+        return next(a for a in self.actions if a.kind == "webhook")
+
+    @property
+    def exits(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.kind == "exit")
+
+    def receivers(self, action_id: int) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if action_id in a.sources)
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    event_id: str
+    action_id: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class LiveActivity:
+    """A story's live state, for the Stories API's include_live_activity."""
+
+    pending_action_runs_count: int
+    concurrent_runs_count: int
+    not_working_actions_count: int
+
+
+@dataclass
+class RunHandle:
+    """One run: its response ID, whether it had to queue, and its first exit event to come."""
+
+    run_id: str
+    queued: bool
+    stored: asyncio.Future[None]
+    result: asyncio.Future[ExitEvent]
+
+
+@dataclass
+class _StoryState:
+    graph: StoryGraph
+    running: int = 0
+    waiting_delays: int = 0
+    queue: deque[tuple[RunHandle, Any]] = field(default_factory=deque)
+    not_working: set[int] = field(default_factory=set)
+
+
+def new_id() -> str:
+    """An unguessable ID: run IDs are the capability in a response URL."""
+    return secrets.token_hex(16)
+
+
+class Engine:
+    def __init__(self, store: RunStore, graphs: list[StoryGraph], max_concurrent_runs: int) -> None:
+        self._store = store
+        self._max = max_concurrent_runs
+        self._stories = {g.story_id: _StoryState(g) for g in graphs}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        # Built once: the single-pill `META` context is the same for every run of a story.
+        self._meta = {
+            g.story_id: {"story": {"id": g.story_id, "name": g.name, "is_test": g.is_test}}
+            for g in graphs
+        }
+
+    # ------------------------------------------------------------------ public
+    def submit(self, story_id: int, event: Any) -> RunHandle:
+        """Start a run of the story with the webhook event, or queue it when no slot is free."""
+        state = self._stories[story_id]
+        loop = asyncio.get_running_loop()
+        run_id = new_id()
+        handle = RunHandle(
+            run_id=run_id,
+            queued=state.running >= self._max,
+            stored=asyncio.wrap_future(self._store.create_run(run_id, str(story_id))),
+            result=loop.create_future(),
+        )
+        if handle.queued:
+            state.queue.append((handle, event))
+        else:
+            self._start(state, handle, event)
+        return handle
+
+    def live_activity(self, story_id: int) -> LiveActivity:
+        state = self._stories[story_id]
+        return LiveActivity(
+            pending_action_runs_count=len(state.queue) + state.waiting_delays,
+            concurrent_runs_count=state.running,
+            not_working_actions_count=len(state.not_working),
+        )
+
+    def has_story(self, story_id: int) -> bool:
+        return story_id in self._stories
+
+    async def stop(self) -> None:
+        """Stop every run; what did not finish stays `running` in the store for the caller."""
+        self._stopping = True
+        for state in self._stories.values():
+            state.queue.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ running
+    def _start(self, state: _StoryState, handle: RunHandle, event: Any) -> None:
+        state.running += 1
+        task = asyncio.create_task(self._run(state, handle, event), name=f"run-{handle.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, state: _StoryState, handle: RunHandle, event: Any) -> None:
+        try:
+            context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
+            await self._perform(state, handle, state.graph.entry, event, context)
+            await asyncio.wrap_future(self._store.finish_run(handle.run_id))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The run is lost to an engine fault; the store keeps it `running` until shutdown
+            # marks it abandoned, so its response URL never claims data it does not have.
+            log.exception("run of story %s failed", state.graph.story_id)
+        finally:
+            state.running -= 1
+            if state.queue and not self._stopping:
+                queued, queued_event = state.queue.popleft()
+                self._start(state, queued, queued_event)
+
+    async def _perform(
+        self,
+        state: _StoryState,
+        handle: RunHandle,
+        action: Action,
+        incoming: Any,
+        context: dict[str, Any],
+    ) -> None:
+        try:
+            emitted = await self._emit(state, action, incoming, context)
+        except ActionError as exc:
+            state.not_working.add(action.id)
+            log.warning("action %s (%s) failed: %s", action.id, action.name, exc)
+            return
+        state.not_working.discard(action.id)
+        event_id = new_id()
+        is_exit = action.kind == "exit"
+        written = self._store.record_event(
+            event_id, handle.run_id, str(action.id), emitted, result=is_exit
+        )
+        if is_exit:
+            await asyncio.wrap_future(written)
+            if not handle.result.done():
+                handle.result.set_result(ExitEvent(event_id, str(action.id), emitted))
+        downstream = {**context, action.name: emitted}
+        receivers = state.graph.receivers(action.id)
+        if len(receivers) == 1:
+            await self._perform(state, handle, receivers[0], emitted, downstream)
+        elif receivers:
+            await asyncio.gather(
+                *(self._perform(state, handle, r, emitted, downstream) for r in receivers)
+            )
+
+    async def _emit(
+        self, state: _StoryState, action: Action, incoming: Any, context: dict[str, Any]
+    ) -> Any:
+        if action.kind == "webhook":
+            return incoming
+        if action.kind in ("transform", "exit"):
+            return render(action.options.get("payload"), context)
+        seconds = render(action.options.get("seconds"), context)
+        if seconds is None:
+            seconds = 0
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or not 0 <= seconds <= _MAX_DELAY_SECONDS
+        ):
+            raise ActionError(f"delay seconds must be a number from 0 to {_MAX_DELAY_SECONDS}")
+        if seconds > 0:
+            state.waiting_delays += 1
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                state.waiting_delays -= 1
+        return incoming

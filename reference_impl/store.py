@@ -1,0 +1,293 @@
+"""`RunStore`: runs and events in SQLite, written by one thread that commits in batches.
+
+Storage knows nothing of stories: a run is an opaque `scope` string (the engine puts the story's
+webhook path there), an event is an opaque JSON payload with the ID of the action that emitted it.
+
+Why one writer thread: SQLite serialises writers anyway, and a commit (an fsync in WAL mode) is the
+expensive part of a write. Every write is queued; the writer drains whatever has accumulated,
+applies it in one transaction, commits once, and only then resolves the futures of that batch. A
+burst of N requests therefore costs one fsync, not N, and the event loop never waits on a commit:
+callers await a future (`asyncio.wrap_future`) that the writer resolves.
+
+Durability contract (the choice the brief asks us to state): a write's future resolves only after
+its transaction is committed with `synchronous=FULL`, and the engine awaits the exit event's write
+before it hands the event to the webhook. So an answer is sent only after its exit event is on
+disk, and the response URL, which reads the database, is read-your-writes by construction.
+
+Reads run on a separate connection (WAL lets it read while the writer writes) behind a lock, and
+callers run them in a worker thread. For `:memory:` there is only one database per connection, so
+reader and writer share the one connection under the same lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["RunRecord", "RunStore", "StoreClosedError"]
+
+log = logging.getLogger(__name__)
+
+RunStatus = Literal["running", "completed", "abandoned"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    status TEXT NOT NULL,
+    result_event_id TEXT,
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    action_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+# How many queued writes one transaction takes at most: large enough to amortise the fsync over a
+# burst, small enough that the first writer of a batch does not wait behind thousands of others.
+_MAX_BATCH = 512
+
+_Write = Callable[[sqlite3.Connection], Any]
+
+
+class StoreClosedError(RuntimeError):
+    """A write was offered after `close()`; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the response URL sees it: its state and, once there is one, its result event."""
+
+    run_id: str
+    scope: str
+    status: RunStatus
+    event_id: str | None
+    action_id: str | None
+    payload: Any
+
+
+class RunStore:
+    """Runs and events in one SQLite database, WAL mode, writes batched on one thread."""
+
+    def __init__(self, path: str) -> None:
+        self._memory = path == ":memory:"
+        if not self._memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer_conn = self._connect(path)
+        self._writer_conn.executescript(_SCHEMA)
+        self._writer_conn.commit()
+        self._read_lock = threading.Lock()
+        self._reader_conn = self._writer_conn if self._memory else self._connect(path)
+        # With one shared connection the reader lock also guards the writer's transactions.
+        self._write_lock = self._read_lock if self._memory else threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[_Write, Future[Any]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._writer = threading.Thread(
+            target=self._write_loop, name="runstore-writer", daemon=True
+        )
+        self._writer.start()
+
+    @staticmethod
+    def _connect(path: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    # ------------------------------------------------------------------ the writer thread
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._apply(batch)
+            if stop:
+                return
+
+    def _apply(self, batch: list[tuple[_Write, Future[Any]]]) -> None:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        with self._write_lock:
+            conn = self._writer_conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for write, future in batch:
+                    try:
+                        conn.execute("SAVEPOINT one")
+                        value = write(conn)
+                        conn.execute("RELEASE one")
+                        results.append((future, value, None))
+                    except sqlite3.Error as exc:
+                        # One bad write must not take the rest of the batch down with it.
+                        conn.execute("ROLLBACK TO one")
+                        conn.execute("RELEASE one")
+                        results.append((future, None, exc))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                log.error("run store: a batch of %d writes failed: %s", len(batch), exc)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                results = [(future, None, exc) for _, future in batch]
+        for future, value, error in results:
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+
+    def _submit(self, write: _Write) -> Future[Any]:
+        future: Future[Any] = Future()
+        if self._closed:
+            future.set_exception(StoreClosedError("the run store is closed"))
+            return future
+        self._queue.put((write, future))
+        return future
+
+    # ------------------------------------------------------------------ writes
+    def create_run(self, run_id: str, scope: str) -> Future[None]:
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO runs (id, scope, status, created_at) VALUES (?, ?, 'running', ?)",
+                (run_id, scope, now),
+            )
+
+        return self._submit(write)
+
+    def record_event(
+        self, event_id: str, run_id: str, action_id: str, payload: Any, *, result: bool = False
+    ) -> Future[None]:
+        """Store an event; with `result=True` it becomes the run's result unless one exists."""
+        now = time.time()
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO events (id, run_id, action_id, payload, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (event_id, run_id, action_id, text, now),
+            )
+            if result:
+                conn.execute(
+                    "UPDATE runs SET result_event_id = ? WHERE id = ? AND result_event_id IS NULL",
+                    (event_id, run_id),
+                )
+
+        return self._submit(write)
+
+    def finish_run(self, run_id: str) -> Future[None]:
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = 'completed', finished_at = ?"
+                " WHERE id = ? AND status = 'running'",
+                (now, run_id),
+            )
+
+        return self._submit(write)
+
+    def abandon_unfinished(self) -> Future[int]:
+        """Mark every run still `running` as abandoned: the process can no longer finish it."""
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ? WHERE status = 'running'",
+                (now,),
+            )
+            return cursor.rowcount
+
+        return self._submit(write)
+
+    def set_setting(self, key: str, value: str) -> Future[None]:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+        return self._submit(write)
+
+    # ------------------------------------------------------------------ reads
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """A run and its result event, as committed. Blocking: call it off the event loop."""
+        with self._read_lock:
+            row = self._reader_conn.execute(
+                "SELECT r.id, r.scope, r.status, e.id, e.action_id, e.payload"
+                " FROM runs r LEFT JOIN events e ON e.id = r.result_event_id WHERE r.id = ?",
+                (run_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return RunRecord(
+            run_id=row[0],
+            scope=row[1],
+            status=row[2],
+            event_id=row[3],
+            action_id=row[4],
+            payload=json.loads(row[5]) if row[5] is not None else None,
+        )
+
+    def events_of(self, run_id: str) -> list[tuple[str, str, Any]]:
+        """Every event of a run as (event_id, action_id, payload), oldest first."""
+        with self._read_lock:
+            rows = self._reader_conn.execute(
+                "SELECT id, action_id, payload FROM events WHERE run_id = ? ORDER BY rowid",
+                (run_id,),
+            ).fetchall()
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+    def get_setting(self, key: str) -> str | None:
+        with self._read_lock:
+            row = self._reader_conn.execute(
+                "SELECT value FROM settings WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    # ------------------------------------------------------------------ life cycle
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every write queued so far is committed."""
+        self._submit(lambda conn: None).result(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer, close the connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
+        if self._reader_conn is not self._writer_conn:
+            self._reader_conn.close()
+        self._writer_conn.close()
