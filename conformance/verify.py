@@ -3,6 +3,8 @@ requirements it serves. Checks compose these instead of writing their own assert
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -141,3 +143,125 @@ def expect_valid(
         raise CheckFailure(
             _ids(requirement), f"valid against {schema_file}#{pointer}", problems, exchange
         )
+
+
+def expect_equal(
+    exchange: Exchange | None, what: str, actual: Any, expected: Any, requirement: Ids
+) -> None:
+    """A value read from a response (a field, a header, a count) equals what the request asked."""
+    if actual != expected or _types_differ(actual, expected):
+        raise CheckFailure(
+            _ids(requirement), f"{what} {_show(expected)}", f"{what} {_show(actual)}", exchange
+        )
+
+
+def expect_one_of(
+    exchange: Exchange | None, what: str, actual: Any, allowed: Sequence[Any], requirement: Ids
+) -> None:
+    if actual not in allowed:
+        choices = ", ".join(_show(a) for a in allowed)
+        raise CheckFailure(
+            _ids(requirement), f"{what} one of {choices}", f"{what} {_show(actual)}", exchange
+        )
+
+
+def expect_status_in_range(exchange: Exchange, low: int, high: int, requirement: Ids) -> None:
+    """The status is within [low, high], e.g. an error answer is 400 to 599."""
+    response = response_of(exchange, requirement)
+    if not low <= response.status <= high:
+        raise CheckFailure(
+            _ids(requirement),
+            f"a status from {low} to {high}",
+            f"status {response.status}",
+            exchange,
+        )
+
+
+def expect_differs(
+    what: str, first: Any, second: Any, requirement: Ids, exchanges: Sequence[Exchange]
+) -> None:
+    """Two observations that must not be the same (two runs' event IDs, two exits' action IDs)."""
+    if first == second:
+        raise CheckFailure(
+            _ids(requirement),
+            f"{what} to differ between the two responses",
+            f"both {_show(first)}",
+            exchanges[0] if exchanges else None,
+            extra_exchanges=exchanges[1:],
+        )
+
+
+def expect_no_body(exchange: Exchange, requirement: Ids) -> None:
+    """A 204 or 304 answer ends at its header section (RFC 9110)."""
+    response = response_of(exchange, requirement)
+    if response.body:
+        raise CheckFailure(
+            _ids(requirement),
+            f"no content with status {response.status}",
+            f"{len(response.body)} bytes {response.body[:60]!r}",
+            exchange,
+        )
+
+
+def expect_text(exchange: Exchange, expected: str, requirement: Ids) -> None:
+    """The body is exactly this text in UTF-8."""
+    expect_body_bytes(exchange, expected.encode("utf-8"), requirement)
+
+
+def csv_records(exchange: Exchange, requirement: Ids) -> list[list[str]]:
+    """The body read as RFC 4180 CSV by Python's csv module, or a failure showing the text."""
+    response = response_of(exchange, requirement)
+    try:
+        text = response.body.decode("utf-8")
+        return list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise CheckFailure(
+            _ids(requirement),
+            "a UTF-8 CSV body",
+            f"unreadable ({error}): {response.body[:120]!r}",
+            exchange,
+        ) from None
+
+
+def expect_csv_records(exchange: Exchange, expected: list[list[str]], requirement: Ids) -> None:
+    actual = csv_records(exchange, requirement)
+    if actual != expected:
+        raise CheckFailure(
+            _ids(requirement),
+            f"CSV records {_show(expected)}",
+            f"CSV records {_show(actual)}",
+            exchange,
+        )
+
+
+def expect_names_parameter(exchange: Exchange, parameter: str, requirement: Ids) -> None:
+    """An error answer about a parameter says which one: its name appears in the JSON body."""
+    body = json_body(exchange, requirement)
+    if parameter not in json.dumps(body, ensure_ascii=False):
+        raise CheckFailure(
+            _ids(requirement),
+            f"an error body that names `{parameter}`",
+            f"body {_show(body)}",
+            exchange,
+        )
+
+
+def expect_no_findings(exchange: Exchange, findings: Sequence[tuple[Sequence[str], str]]) -> None:
+    """Findings of an outside validator (schemathesis), each already tied to the requirements it
+    breaks, become one failure that names them all."""
+    if findings:
+        ids = tuple(
+            dict.fromkeys(rid for requirement_ids, _ in findings for rid in requirement_ids)
+        )
+        raise CheckFailure(
+            ids,
+            "a response that conforms to spec/openapi.yaml",
+            "\n".join(message for _, message in findings),
+            exchange,
+        )
+
+
+def expect_response(exchange: Exchange, requirement: Ids) -> ReceivedResponse:
+    """The target answered with a message that parses as HTTP (a split or garbled response is
+    a transport error, with no response)."""
+    return response_of(exchange, requirement)
