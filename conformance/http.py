@@ -1,0 +1,622 @@
+"""Every request the suite sends goes through here, within the profile's safety caps.
+
+`TargetClient` (sync, for checks) and `AsyncTargetClient` (for the background probes) share, per
+process, one `RateLimiter` (requests per second) and one `InFlightCap` (requests outstanding at
+once): a check, a probe and schemathesis's calls made through `request` all draw on the same
+budget, so the profile's caps hold for the run as a whole. Each request carries the run's ID and
+the suite's User-Agent, has a timeout, and comes back as an `Exchange`: an HTTP answer of any kind
+or a transport failure (`response=None`, `error` one line), never an exception, so a misbehaving
+target becomes a failed check with a reason rather than a crashed suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json as jsonlib
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import httpx
+import yaml
+
+import tines_spec
+from conformance import __version__
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest
+from conformance.profile import Profile, Safety
+from conformance.redaction import redact
+
+__all__ = [
+    "RUN_ID_HEADER",
+    "USER_AGENT",
+    "AsyncTargetClient",
+    "Auth",
+    "Caps",
+    "InFlightCap",
+    "RateLimiter",
+    "TargetClient",
+    "describe_transport_error",
+    "shared_caps",
+    "story_url",
+]
+
+RUN_ID_HEADER = "X-Conformance-Run-ID"
+USER_AGENT = f"tines-conformance/{__version__}"
+Auth = Literal["bearer", "token", "none", "wrong"]
+# A key of the right shape that no target issued: STORY-AUTH-003's "wrong key".
+WRONG_KEY = "conformance-wrong-key-0000000000000000"
+
+
+class _Unset:
+    """Marks `json=` as not given, so that `json=None` can send the JSON literal null."""
+
+
+UNSET: Any = _Unset()
+
+
+class RateLimiter:
+    """A token bucket: `reserve()` takes a token and says how long to wait before using it.
+
+    Hand-written because the caps must hold across threads and event loops at once; the rate
+    limiters on PyPI are either asyncio-only or thread-only. Waiting is left to the caller
+    (`time.sleep` or `asyncio.sleep`), which keeps the bucket usable from both, and testable
+    with a fake clock. With `capacity=1` no two requests are closer than 1/rate seconds, so no
+    one-second window ever holds more than `rate` requests.
+    """
+
+    def __init__(
+        self, rate: float, *, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._capacity = capacity
+        self._clock = clock
+        self._tokens = capacity
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Seconds to wait before the request this token is for may be sent."""
+        with self._lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(self._capacity, self._tokens + elapsed * self.rate)
+            self._updated = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+class _Waiter:
+    __slots__ = ("granted", "wake")
+
+    def __init__(self, wake: Callable[[], bool]) -> None:
+        self.wake = wake
+        self.granted = False
+
+
+class InFlightCap:
+    """At most `limit` requests outstanding across threads and event loops, first come first served.
+
+    Hand-written because neither `threading.Semaphore` (it would block an event loop) nor
+    `asyncio.Semaphore` (bound to one loop) can be shared by the checks' thread and the background
+    probes' loop. A released slot is handed straight to the oldest waiter; a waiter that gives up
+    (timeout, cancellation, Ctrl-C) hands back a slot it was granted meanwhile.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.in_use = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._waiters: deque[_Waiter] = deque()
+
+    def _take_free_slot(self) -> bool:
+        if self.in_use < self.limit and not self._waiters:
+            self.in_use += 1
+            self.peak = max(self.peak, self.in_use)
+            return True
+        return False
+
+    def acquire(self) -> None:
+        event = threading.Event()
+
+        def wake() -> bool:
+            event.set()
+            return True
+
+        with self._lock:
+            if self._take_free_slot():
+                return
+            waiter = _Waiter(wake)
+            self._waiters.append(waiter)
+        try:
+            event.wait()
+        except BaseException:
+            self._abandon(waiter)
+            raise
+
+    async def acquire_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        granted: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not granted.done():
+                granted.set_result(None)
+
+        def wake() -> bool:
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return False
+            return True
+
+        with self._lock:
+            if self._take_free_slot():
+                return
+            waiter = _Waiter(wake)
+            self._waiters.append(waiter)
+        try:
+            await granted
+        except BaseException:
+            self._abandon(waiter)
+            raise
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        with self._lock:
+            if not waiter.granted:
+                self._waiters.remove(waiter)
+                return
+        self.release()
+
+    def release(self) -> None:
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.granted = True
+                if waiter.wake():
+                    return  # the slot passes to the waiter: in_use is unchanged
+            self.in_use -= 1
+
+
+@dataclass(frozen=True)
+class Caps:
+    rate: RateLimiter
+    in_flight: InFlightCap
+
+
+_caps_lock = threading.Lock()
+_caps: dict[tuple[float, int], Caps] = {}
+
+
+def shared_caps(safety: Safety) -> Caps:
+    """The process-wide caps for these safety settings: every client of a run gets the same."""
+    key = (safety.max_requests_per_second, safety.max_in_flight)
+    with _caps_lock:
+        if key not in _caps:
+            _caps[key] = Caps(RateLimiter(key[0]), InFlightCap(key[1]))
+        return _caps[key]
+
+
+@cache
+def _get_story_path() -> str:
+    """The Stories Get path template, read from the OpenAPI document by operationId."""
+    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            if isinstance(operation, dict) and operation.get("operationId") == "getStory":
+                return str(path)
+    raise LookupError("spec/openapi.yaml has no operation getStory")
+
+
+def story_url(profile: Profile, story_id: int | str) -> str:
+    path = _get_story_path().replace("{story_id}", str(story_id))
+    return profile.target.base_url.rstrip("/") + path
+
+
+def describe_transport_error(exc: BaseException, timeout: float) -> str:
+    """One line saying why no HTTP answer came: refused, DNS, TLS, timeout, reset."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {timeout:g} s ({type(exc).__name__})"
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed: {cause.strerror or cause}"
+        if isinstance(cause, ConnectionRefusedError) or (
+            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the target"
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    lowered = text.lower()
+    if "connection refused" in lowered or "connect call failed" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return f"DNS lookup failed: {text}"
+    if "certificate" in lowered or "ssl" in lowered:
+        return f"TLS error: {text}"
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _header_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (key.decode(headers.encoding), value.decode(headers.encoding)) for key, value in headers.raw
+    )
+
+
+def _default_until(exchange: Exchange) -> bool:
+    return exchange.response is not None and exchange.response.status == 200
+
+
+class _ClientCore:
+    """What the sync and async clients share: caps, headers, request building, recording."""
+
+    def __init__(self, profile: Profile, run_id: str, *, caps: Caps | None = None) -> None:
+        self.profile = profile
+        self.run_id = run_id
+        self.caps = caps or shared_caps(profile.safety)
+        self._count_lock = threading.Lock()
+        self._requests_sent = 0
+
+    @property
+    def requests_sent(self) -> int:
+        return self._requests_sent
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self._requests_sent += 1
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        if not self.profile.target.verify_tls:
+            return False
+        if self.profile.target.ca_bundle:
+            return ssl.create_default_context(cafile=self.profile.target.ca_bundle)
+        return True
+
+    def _base_headers(self) -> dict[str, str]:
+        return {RUN_ID_HEADER: self.run_id, "User-Agent": USER_AGENT}
+
+    def _timeout(self, timeout: float | None) -> float:
+        return self.profile.safety.request_timeout_seconds if timeout is None else timeout
+
+    def _build(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | str | None,
+        timeout: float,
+    ) -> tuple[httpx.Request, SentRequest]:
+        merged = httpx.Headers(self._base_headers())
+        if json is not UNSET:
+            content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            merged["Content-Type"] = "application/json"
+        for name, value in (headers or {}).items():
+            merged[name] = value
+        request = http.build_request(
+            method, url, headers=merged, params=params, content=content, timeout=timeout
+        )
+        sent = SentRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=_header_pairs(request.headers),
+            body=request.content,
+        )
+        return request, sent
+
+    def _story_args(self, story_id: int | str, auth: Auth) -> tuple[str, dict[str, str]]:
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if auth == "bearer":
+            headers["Authorization"] = f"Bearer {self.profile.api_key()}"
+        elif auth == "token":
+            headers["X-User-Token"] = self.profile.api_key()
+        elif auth == "wrong":
+            headers["Authorization"] = f"Bearer {WRONG_KEY}"
+        return story_url(self.profile, story_id), headers
+
+    @staticmethod
+    def _accept_headers(accept: str | None, headers: Mapping[str, str] | None) -> dict[str, str]:
+        merged = dict(headers or {})
+        if accept is not None:
+            merged["Accept"] = accept
+        return merged
+
+    @staticmethod
+    def _received(response: httpx.Response, elapsed: float) -> ReceivedResponse:
+        return ReceivedResponse(
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=_header_pairs(response.headers),
+            body=response.content,
+            elapsed_seconds=elapsed,
+        )
+
+
+class TargetClient(_ClientCore):
+    """The checks' client: blocking calls, each within the shared caps."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        run_id: str,
+        *,
+        caps: Caps | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(profile, run_id, caps=caps)
+        self._sleep = sleep
+        self._http = httpx.Client(verify=self._verify(), transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TargetClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = UNSET,
+        content: bytes | str | None = None,
+        timeout: float | None = None,
+    ) -> Exchange:
+        seconds = self._timeout(timeout)
+        request, sent = self._build(
+            self._http, method, url, headers, params, json, content, seconds
+        )
+        self.caps.in_flight.acquire()
+        try:
+            wait = self.caps.rate.reserve()
+            if wait > 0:
+                self._sleep(wait)
+            self._count()
+            started = time.perf_counter()
+            try:
+                response = self._http.send(request)
+            except httpx.HTTPError as exc:
+                return Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
+            return Exchange(sent, self._received(response, time.perf_counter() - started))
+        finally:
+            self.caps.in_flight.release()
+
+    def get_story(
+        self,
+        story_id: int | str,
+        params: Mapping[str, Any] | None = None,
+        auth: Auth = "bearer",
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        url, headers = self._story_args(story_id, auth)
+        return self.request("GET", url, headers=headers, params=params, timeout=timeout)
+
+    def probe(
+        self,
+        exit: Any,
+        delay_seconds: float = 0.0,
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        return self.request(
+            "POST",
+            self.profile.webhooks.probe_url,
+            headers=self._accept_headers(accept, headers),
+            json={"exit": exit, "delay_seconds": delay_seconds},
+            timeout=timeout,
+        )
+
+    def race(
+        self,
+        token: str,
+        first_delay_seconds: float,
+        second_delay_seconds: float,
+        accept: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        race_url = self.profile.webhooks.race_url
+        if race_url is None:
+            raise LookupError("the profile has no webhooks.race_url")
+        return self.request(
+            "POST",
+            race_url,
+            headers=self._accept_headers(accept, None),
+            json={
+                "token": token,
+                "first_delay_seconds": first_delay_seconds,
+                "second_delay_seconds": second_delay_seconds,
+            },
+            timeout=timeout,
+        )
+
+    def poll_response_url(
+        self,
+        url: str,
+        deadline_seconds: float,
+        until: Callable[[Exchange], bool] = _default_until,
+    ) -> list[Exchange]:
+        """GET the URL with backoff (0.1 s doubling to 2 s) until `until` holds or time is up."""
+        seen: list[Exchange] = []
+        deadline = time.monotonic() + deadline_seconds
+        backoff = 0.1
+        while True:
+            remaining = deadline - time.monotonic()
+            timeout = min(self._timeout(None), max(remaining, 1.0))
+            exchange = self.request("GET", url, timeout=timeout)
+            seen.append(exchange)
+            if until(exchange):
+                return seen
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return seen
+            self._sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, 2.0)
+
+
+class AsyncTargetClient(_ClientCore):
+    """The background probes' client: the same calls, awaited, within the same shared caps.
+
+    Its httpx.AsyncClient is made on first use, inside the event loop that will run it.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        run_id: str,
+        *,
+        caps: Caps | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(profile, run_id, caps=caps)
+        self._transport = transport
+        self._sleep = sleep
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+            self._http = httpx.AsyncClient(
+                verify=self._verify(), transport=self._transport, limits=limits
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = UNSET,
+        content: bytes | str | None = None,
+        timeout: float | None = None,
+    ) -> Exchange:
+        seconds = self._timeout(timeout)
+        http = self._client()
+        request, sent = self._build(http, method, url, headers, params, json, content, seconds)
+        await self.caps.in_flight.acquire_async()
+        try:
+            wait = self.caps.rate.reserve()
+            if wait > 0:
+                await self._sleep(wait)
+            self._count()
+            started = time.perf_counter()
+            try:
+                # A total deadline as well as httpx's per-phase timeouts: a target that trickles
+                # its answer byte by byte must still end within the request timeout.
+                response = await asyncio.wait_for(http.send(request), seconds + 1.0)
+            except (httpx.HTTPError, TimeoutError) as exc:
+                return Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
+            return Exchange(sent, self._received(response, time.perf_counter() - started))
+        finally:
+            self.caps.in_flight.release()
+
+    async def get_story(
+        self,
+        story_id: int | str,
+        params: Mapping[str, Any] | None = None,
+        auth: Auth = "bearer",
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        url, headers = self._story_args(story_id, auth)
+        return await self.request("GET", url, headers=headers, params=params, timeout=timeout)
+
+    async def probe(
+        self,
+        exit: Any,
+        delay_seconds: float = 0.0,
+        accept: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        return await self.request(
+            "POST",
+            self.profile.webhooks.probe_url,
+            headers=self._accept_headers(accept, headers),
+            json={"exit": exit, "delay_seconds": delay_seconds},
+            timeout=timeout,
+        )
+
+    async def race(
+        self,
+        token: str,
+        first_delay_seconds: float,
+        second_delay_seconds: float,
+        accept: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Exchange:
+        race_url = self.profile.webhooks.race_url
+        if race_url is None:
+            raise LookupError("the profile has no webhooks.race_url")
+        return await self.request(
+            "POST",
+            race_url,
+            headers=self._accept_headers(accept, None),
+            json={
+                "token": token,
+                "first_delay_seconds": first_delay_seconds,
+                "second_delay_seconds": second_delay_seconds,
+            },
+            timeout=timeout,
+        )
+
+    async def poll_response_url(
+        self,
+        url: str,
+        deadline_seconds: float,
+        until: Callable[[Exchange], bool] = _default_until,
+    ) -> list[Exchange]:
+        """GET the URL with backoff (0.1 s doubling to 2 s) until `until` holds or time is up."""
+        seen: list[Exchange] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_seconds
+        backoff = 0.1
+        while True:
+            remaining = deadline - loop.time()
+            timeout = min(self._timeout(None), max(remaining, 1.0))
+            exchange = await self.request("GET", url, timeout=timeout)
+            seen.append(exchange)
+            if until(exchange):
+                return seen
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return seen
+            await self._sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, 2.0)

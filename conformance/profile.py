@@ -1,0 +1,220 @@
+"""The target profile: which URL to check, with which stories, within which safety caps.
+
+`load_profile` reads the YAML a user writes, validates it with `spec/schemas/profile.schema.json`
+and returns frozen dataclasses with the schema's defaults applied, so no check has to know a
+default. The defaults are read from the schema, never restated here. Every secret the profile
+leads to (the API key, the webhook secrets) is registered with `conformance.redaction` at load,
+before anything can print it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema.exceptions import best_match
+
+import tines_spec
+from conformance import redaction
+from conformance.errors import ProfileError
+
+__all__ = [
+    "Concurrency",
+    "Draft",
+    "Limits",
+    "Profile",
+    "Safety",
+    "Stories",
+    "Target",
+    "Webhooks",
+    "load_profile",
+]
+
+SCHEMA = "profile.schema.json"
+# The schema's description of safety.request_timeout_seconds: "by default the exit timeout plus
+# 15 s". A default that depends on another field cannot be a JSON Schema `default`.
+_REQUEST_TIMEOUT_OVER_EXIT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    api_key_env: str
+    verify_tls: bool
+    ca_bundle: str | None
+
+
+@dataclass(frozen=True)
+class Draft:
+    story_id: int
+    draft_id: int
+
+
+@dataclass(frozen=True)
+class Stories:
+    ids: tuple[int, ...]
+    missing_id: int
+    draft: Draft | None
+    send_to_story_enabled_id: int | None
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    probe_url: str
+    race_url: str | None
+    exit_timeout_seconds: float
+    timing_margin_seconds: float
+    response_url_deadline_seconds: float
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    burst: int
+    expected_limit: int | None
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    concurrency: Concurrency | None
+
+
+@dataclass(frozen=True)
+class Safety:
+    max_requests_per_second: float
+    max_in_flight: int
+    request_timeout_seconds: float
+    run_deadline_seconds: float
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str | None
+    path: Path
+    target: Target
+    stories: Stories
+    webhooks: Webhooks
+    limits: Limits
+    safety: Safety
+
+    def api_key(self) -> str:
+        """The API key from the environment variable the profile names (never from the file)."""
+        variable = self.target.api_key_env
+        value = os.environ.get(variable)
+        if not value:
+            raise ProfileError(
+                str(self.path),
+                "target.api_key_env",
+                f"the environment variable {variable} is not set (it must hold the API key)",
+            )
+        redaction.register_secret(value)
+        return value
+
+
+def _default(*path: str) -> Any:
+    """The schema's `default` for a property: `_default("webhooks", "exit_timeout_seconds")`."""
+    node: dict[str, Any] = tines_spec.schema(SCHEMA)
+    for key in path:
+        node = node["properties"][key]
+    return node["default"]
+
+
+def _field_path(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = next((r for r in error.validator_value if r not in error.instance), None)
+        if missing is not None:
+            parts.append(str(missing))
+    return ".".join(parts) or "(top level)"
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Read, validate and complete a profile; any problem is a one-line `ProfileError`."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(file, "", exc.strerror or "cannot be read") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(file, where, f"invalid YAML: {problem}") from None
+    error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
+    if error is not None:
+        raise ProfileError(file, _field_path(error), error.message.splitlines()[0])
+    profile = _build(Path(path), data)
+    for url in (profile.webhooks.probe_url, profile.webhooks.race_url):
+        redaction.register_webhook_url(url)
+    redaction.register_secret(os.environ.get(profile.target.api_key_env))
+    return profile
+
+
+def _build(path: Path, data: dict[str, Any]) -> Profile:
+    target = data["target"]
+    stories = data["stories"]
+    webhooks = data["webhooks"]
+    concurrency = data.get("limits", {}).get("concurrency")
+    safety = data.get("safety", {})
+    draft = stories.get("draft")
+    exit_timeout = float(
+        webhooks.get("exit_timeout_seconds", _default("webhooks", "exit_timeout_seconds"))
+    )
+
+    def webhook_setting(key: str) -> float:
+        return float(webhooks.get(key, _default("webhooks", key)))
+
+    def safety_setting(key: str) -> Any:
+        return safety.get(key, _default("safety", key))
+
+    return Profile(
+        name=data.get("name"),
+        path=path,
+        target=Target(
+            base_url=target["base_url"],
+            api_key_env=target["api_key_env"],
+            verify_tls=bool(target.get("verify_tls", _default("target", "verify_tls"))),
+            ca_bundle=target.get("ca_bundle", _default("target", "ca_bundle")),
+        ),
+        stories=Stories(
+            ids=tuple(stories["ids"]),
+            missing_id=stories["missing_id"],
+            draft=Draft(draft["story_id"], draft["draft_id"]) if draft else None,
+            send_to_story_enabled_id=stories.get("send_to_story_enabled_id"),
+        ),
+        webhooks=Webhooks(
+            probe_url=webhooks["probe_url"],
+            race_url=webhooks.get("race_url"),
+            exit_timeout_seconds=exit_timeout,
+            timing_margin_seconds=webhook_setting("timing_margin_seconds"),
+            response_url_deadline_seconds=webhook_setting("response_url_deadline_seconds"),
+        ),
+        limits=Limits(
+            concurrency=Concurrency(
+                burst=concurrency["burst"],
+                expected_limit=concurrency.get("expected_limit"),
+                delay_seconds=float(
+                    concurrency.get(
+                        "delay_seconds", _default("limits", "concurrency", "delay_seconds")
+                    )
+                ),
+            )
+            if concurrency
+            else None
+        ),
+        safety=Safety(
+            max_requests_per_second=float(safety_setting("max_requests_per_second")),
+            max_in_flight=int(safety_setting("max_in_flight")),
+            request_timeout_seconds=float(
+                safety.get(
+                    "request_timeout_seconds", exit_timeout + _REQUEST_TIMEOUT_OVER_EXIT_TIMEOUT
+                )
+            ),
+            run_deadline_seconds=float(safety_setting("run_deadline_seconds")),
+        ),
+    )
