@@ -1,0 +1,443 @@
+"""The HTTP side: Starlette routes for the Stories API, the webhook and the response URL.
+
+`build_app` wires the run store, the engine and the stories together and returns the ASGI app;
+`Runtime` holds them so that the CLI can write a profile (it needs the webhook secrets) before it
+serves. Every 4xx and 5xx answer, Starlette's own 404/405 included, is the spec's JSON error body;
+webhook errors add `X-Tines-Status: error`; an unexpected fault answers 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Message, Receive
+
+import tines_spec
+from reference_impl.config import ServerConfig
+from reference_impl.engine import Engine, ExitEvent, RunHandle
+from reference_impl.fixtures import Story
+from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
+from reference_impl.store import RunStore
+
+__all__ = ["Runtime", "WebhookEntry", "build_app", "build_runtime"]
+
+log = logging.getLogger(__name__)
+
+STATUS = "X-Tines-Status"
+EVENT_ID = "X-Tines-Event-ID"
+EXIT_ACTION_ID = "X-Tines-Exit-Action-ID"
+LIMIT_REACHED = "X-Tines-Limit-Reached"
+RESPONSE_LOCATION = "X-Tines-Response-Location"
+_METADATA = frozenset(
+    h.lower() for h in (STATUS, EVENT_ID, EXIT_ACTION_ID, LIMIT_REACHED, RESPONSE_LOCATION)
+)
+
+_LIVE_FIELDS = (
+    "pending_action_runs_count",
+    "concurrent_runs_count",
+    "tokens_used_percentage",
+    "not_working_actions_count",
+)
+_DIGITS = re.compile(r"-?[0-9]+")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class BodyTooLargeError(Exception):
+    """The request body passed `--max-body-bytes` while it was being read."""
+
+
+@dataclass(frozen=True)
+class WebhookEntry:
+    story: Story
+    secret: str
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler needs, built once per server."""
+
+    config: ServerConfig
+    store: RunStore
+    engine: Engine
+    stories: dict[int, Story]
+    webhooks: dict[str, WebhookEntry]
+    story_bytes: dict[tuple[int, str | None, int | None], bytes]
+
+    def webhook_url(self, story: Story, base_url: str) -> str:
+        path = story.webhook_path or ""
+        return f"{base_url}/webhook/{path}/{self.webhooks[path].secret}"
+
+
+def _secret_for(store: RunStore, story: Story) -> str:
+    """The story's webhook secret in this database, made and persisted at first start."""
+    key = f"webhook_secret:{story.id}"
+    secret = store.get_setting(key)
+    if secret is None:
+        secret = secrets.token_hex(16)
+        store.set_setting(key, secret).result()
+    return secret
+
+
+def build_runtime(config: ServerConfig, stories: list[Story]) -> Runtime:
+    """Open the store, recover from a crash, index the stories. Synchronous: runs at start-up."""
+    store = RunStore(config.db)
+    abandoned = store.abandon_unfinished().result()
+    if abandoned:
+        log.warning("%d run(s) left unfinished by the previous process marked abandoned", abandoned)
+    graphs = [s.graph for s in stories if s.graph is not None]
+    webhooks = {
+        s.webhook_path: WebhookEntry(s, _secret_for(store, s))
+        for s in stories
+        if s.webhook_path is not None
+    }
+    return Runtime(
+        config=config,
+        store=store,
+        engine=Engine(store, graphs, config.max_concurrent_runs),
+        stories={s.id: s for s in stories},
+        webhooks=webhooks,
+        story_bytes={},
+    )
+
+
+# ---------------------------------------------------------------------- error bodies
+def error_response(
+    status: int,
+    message: str,
+    *,
+    parameter: str | None = None,
+    webhook: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    item: dict[str, str] = {"message": message}
+    if parameter is not None:
+        item["parameter"] = parameter
+    response = Response(render_json({"errors": [item]}), status, headers, JSON_TYPE)
+    if webhook:
+        response.headers[STATUS] = "error"
+    return response
+
+
+def _is_webhook(request: Request) -> bool:
+    return request.url.path.startswith("/webhook/")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(
+        exc.status_code, exc.detail, webhook=_is_webhook(request), headers=headers
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(500, "internal server error", webhook=_is_webhook(request))
+
+
+# ---------------------------------------------------------------------- Stories API
+def _authorised(request: Request, api_key: str | None) -> bool:
+    if api_key is None:
+        return False
+    expected = api_key.encode("utf-8")
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode("utf-8"), expected):
+        return True
+    user_token = request.headers.get("x-user-token")
+    return user_token is not None and hmac.compare_digest(user_token.encode("utf-8"), expected)
+
+
+def _story_modes() -> list[str]:
+    modes: list[str] = tines_spec.schema("story.schema.json")["properties"]["mode"]["enum"]
+    return modes
+
+
+def make_get_story(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    modes = _story_modes()
+
+    async def get_story(request: Request) -> Response:
+        if not _authorised(request, runtime.config.api_key):
+            return error_response(401, "a valid API key is required (Authorization: Bearer)")
+        raw_id = request.path_params["story_id"]
+        story = runtime.stories.get(int(raw_id)) if _DIGITS.fullmatch(raw_id) else None
+        if story is None:
+            return error_response(404, "story not found")
+        query = request.query_params
+        mode = query.get("story_mode")
+        if mode is not None and mode not in modes:
+            return error_response(
+                400, f"story_mode must be one of {', '.join(modes)}", parameter="story_mode"
+            )
+        raw_draft = query.get("draft_id")
+        draft_id: int | None = None
+        if raw_draft is not None:
+            if not _DIGITS.fullmatch(raw_draft):
+                return error_response(400, "draft_id must be an integer", parameter="draft_id")
+            draft_id = int(raw_draft)
+            if draft_id not in story.drafts:
+                return error_response(404, "draft not found", parameter="draft_id")
+        live = query.get("include_live_activity", "false")
+        if live not in ("true", "false"):
+            return error_response(
+                400,
+                "include_live_activity must be true or false",
+                parameter="include_live_activity",
+            )
+        key = (story.id, mode, draft_id)
+        body = runtime.story_bytes.get(key)
+        if body is None:
+            body = runtime.story_bytes[key] = render_json(story.record(mode, draft_id))
+        if live == "true":
+            body = body[:-1] + b"," + render_json(_live_activity(runtime, story))[1:]
+        return Response(body, media_type=JSON_TYPE)
+
+    return get_story
+
+
+def _live_activity(runtime: Runtime, story: Story) -> dict[str, Any]:
+    """The four live fields, from the engine's state now.
+
+    tokens_used_percentage is always 0.0: the engine has no AI actions, so no story uses tokens.
+    A story without a webhook never runs here, so its counts are zero.
+    """
+    engine = runtime.engine
+    if not engine.has_story(story.id):
+        values: list[Any] = [0, 0, 0.0, 0]
+    else:
+        activity = engine.live_activity(story.id)
+        values = [
+            activity.pending_action_runs_count,
+            activity.concurrent_runs_count,
+            0.0,
+            activity.not_working_actions_count,
+        ]
+    return dict(zip(_LIVE_FIELDS, values, strict=True))
+
+
+# ---------------------------------------------------------------------- webhook
+def _base_url(request: Request, public_url: str | None) -> str:
+    if public_url:
+        return public_url
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{request.url.scheme}://{host}"
+
+
+def _capped(request: Request, limit: int) -> Request:
+    """The request with a receive that stops reading once the body passes the cap."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLargeError
+        return message
+
+    capped_receive: Receive = receive
+    return Request(request.scope, capped_receive)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def _event_body(request: Request) -> Any:
+    """The request's data as the webhook event's `body`; raises HTTPException on bad input."""
+    if request.method == "GET":
+        return _multi_dict(request.query_params.multi_items())
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media in _FORM_TYPES:
+        form = await request.form()
+        return _multi_dict(
+            (k, v.filename if isinstance(v, UploadFile) else v) for k, v in form.multi_items()
+        )
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    is_json = media == "application/json" or media.endswith("+json")
+    if is_json or not media:
+        try:
+            return json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            if is_json:
+                raise HTTPException(400, "the request body is not valid JSON") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(
+            415, "the request body is neither JSON, a form nor UTF-8 text"
+        ) from None
+
+
+def _multi_dict(items: Any) -> dict[str, Any]:
+    """Fields as an object; a name given more than once keeps all its values, in a list."""
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if key in out:
+            out[key] = [*out[key], value] if isinstance(out[key], list) else [out[key], value]
+        else:
+            out[key] = value
+    return out
+
+
+def _limit_response(status: int, limit: str, response_url: str) -> Response:
+    body = render_json({"limit_reached": limit, "response_url": response_url})
+    response = Response(body, status, media_type=JSON_TYPE)
+    response.headers[STATUS] = "ok"
+    response.headers[LIMIT_REACHED] = limit
+    response.headers[RESPONSE_LOCATION] = response_url
+    return response
+
+
+def _data_response(exit_event: ExitEvent, accept: str | None) -> Response:
+    rendered = negotiate_response(exit_event.payload, accept)
+    response = Response(rendered.body, rendered.status)
+    # Set by hand rather than through Starlette's headers, which encode values as latin-1: a
+    # payload header may carry any Unicode, sent as UTF-8 (obs-text to HTTP/1.1).
+    response.raw_headers.extend(
+        (name.lower().encode("ascii"), value.encode("utf-8"))
+        for name, value in rendered.headers
+        if name.lower() not in _METADATA
+    )
+    response.raw_headers += [
+        (STATUS.lower().encode(), b"data_received"),
+        (EVENT_ID.lower().encode(), exit_event.event_id.encode()),
+        (EXIT_ACTION_ID.lower().encode(), exit_event.action_id.encode()),
+    ]
+    return response
+
+
+def _find_webhook(runtime: Runtime, request: Request) -> WebhookEntry | None:
+    entry = runtime.webhooks.get(request.path_params["path"])
+    given = request.path_params["secret"].encode("utf-8")
+    if entry is None or not hmac.compare_digest(given, entry.secret.encode("utf-8")):
+        return None
+    return entry
+
+
+def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    config = runtime.config
+
+    async def webhook(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        entry = _find_webhook(runtime, request)
+        if entry is None:
+            return error_response(404, "no webhook at this path with this secret", webhook=True)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > config.max_body_bytes:
+            return error_response(413, "the request body is too large", webhook=True)
+        try:
+            body = await _event_body(_capped(request, config.max_body_bytes))
+        except BodyTooLargeError:
+            return error_response(413, "the request body is too large", webhook=True)
+        event = {"body": body, "headers": dict(request.headers)}
+        handle = runtime.engine.submit(entry.story.id, event)
+        webhook_url = runtime.webhook_url(entry.story, _base_url(request, config.public_url))
+        response_url = f"{webhook_url}/{handle.run_id}"
+        if handle.queued:
+            await handle.stored
+            return _limit_response(201, "concurrency", response_url)
+        remaining = config.exit_timeout - (loop.time() - started)
+        exit_event = await _first_exit(handle, remaining)
+        if exit_event is None:
+            await handle.stored
+            return _limit_response(504, "time", response_url)
+        return _data_response(exit_event, request.headers.get("accept"))
+
+    return webhook
+
+
+async def _first_exit(handle: RunHandle, timeout: float) -> ExitEvent | None:
+    try:
+        return await asyncio.wait_for(asyncio.shield(handle.result), max(timeout, 0.0))
+    except TimeoutError:
+        return None
+
+
+def make_response_url(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
+    config = runtime.config
+
+    async def response_url(request: Request) -> Response:
+        entry = _find_webhook(runtime, request)
+        run_id = request.path_params["response_id"]
+        record = await asyncio.to_thread(runtime.store.get_run, run_id) if entry else None
+        if entry is None or record is None or record.scope != str(entry.story.id):
+            return error_response(404, "no run has this response ID", webhook=True)
+        if record.event_id is not None and record.action_id is not None:
+            response = Response(render_json(record.payload), media_type=JSON_TYPE)
+            response.headers[STATUS] = "data_received"
+            response.headers[EVENT_ID] = record.event_id
+            response.headers[EXIT_ACTION_ID] = record.action_id
+            return response
+        url = f"{runtime.webhook_url(entry.story, _base_url(request, config.public_url))}/{run_id}"
+        if record.status == "abandoned":
+            response = Response(
+                render_json({"status": "abandoned", "response_url": url}), 410, media_type=JSON_TYPE
+            )
+            response.headers[STATUS] = "error"
+            return response
+        response = Response(
+            render_json({"status": "pending", "response_url": url}), 202, media_type=JSON_TYPE
+        )
+        response.headers[STATUS] = "ok"
+        response.headers["Retry-After"] = "1"
+        return response
+
+    return response_url
+
+
+# ---------------------------------------------------------------------- the app
+def build_app(runtime: Runtime) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime.config.api_key is None:
+            log.warning(
+                "no API key configured (--api-key or TINES_API_KEY): the Stories API answers 401"
+            )
+        yield
+        await shutdown(runtime)
+
+    routes = [
+        Route("/api/v1/stories/{story_id}", make_get_story(runtime), methods=["GET"]),
+        Route("/webhook/{path}/{secret}", make_webhook(runtime), methods=["GET", "POST", "PUT"]),
+        Route(
+            "/webhook/{path}/{secret}/{response_id}", make_response_url(runtime), methods=["GET"]
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+
+
+async def shutdown(runtime: Runtime) -> None:
+    """Stop the runs, mark what they left unfinished as abandoned, and commit everything."""
+    await runtime.engine.stop()
+    abandoned = await asyncio.wrap_future(runtime.store.abandon_unfinished())
+    if abandoned:
+        log.warning("%d unfinished run(s) marked abandoned at shutdown", abandoned)
+    await asyncio.to_thread(runtime.store.close)

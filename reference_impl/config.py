@@ -1,0 +1,100 @@
+"""`ServerConfig`: the reference server's settings, from the command line and the environment.
+
+The API key may come from `--api-key` or `TINES_API_KEY`; the environment is the safer of the two
+(a command line is visible to every user of the machine), and `--profile-out` names the variable,
+never the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["API_KEY_ENV", "ConfigError", "ServerConfig", "build_parser", "parse_config"]
+
+API_KEY_ENV = "TINES_API_KEY"
+DEFAULT_DB = "./data/reference.sqlite3"
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; `str()` is the one line the CLI prints."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    db: str = DEFAULT_DB
+    exit_timeout: float = 30.0
+    max_concurrent_runs: int = 8
+    api_key: str | None = None
+    fixtures: Path | None = None
+    public_url: str | None = None
+    max_body_bytes: int = MIB
+    profile_out: Path | None = None
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the API key into any log line or traceback that shows it.
+        key = "***" if self.api_key else None
+        return (
+            f"ServerConfig(host={self.host!r}, port={self.port}, db={self.db!r}, "
+            f"exit_timeout={self.exit_timeout}, max_concurrent_runs={self.max_concurrent_runs}, "
+            f"api_key={key}, fixtures={self.fixtures!r}, public_url={self.public_url!r}, "
+            f"max_body_bytes={self.max_body_bytes}, profile_out={self.profile_out!r})"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reference-impl",
+        description="The reference server of the Tines webhook and Stories Get contract.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the built-in (or given) stories over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--db", default=DEFAULT_DB, help="SQLite file, or :memory:")
+    serve.add_argument("--exit-timeout", type=float, default=30.0, metavar="SECONDS")
+    serve.add_argument("--max-concurrent-runs", type=int, default=8, metavar="N")
+    serve.add_argument("--api-key", default=None, help=f"or set {API_KEY_ENV}")
+    serve.add_argument("--fixtures", type=Path, default=None, metavar="FILE")
+    serve.add_argument("--public-url", default=None, metavar="URL")
+    serve.add_argument("--max-body-bytes", type=int, default=MIB, metavar="N")
+    serve.add_argument("--profile-out", type=Path, default=None, metavar="FILE")
+    return parser
+
+
+def parse_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> ServerConfig:
+    """Settings from the arguments of `serve`; raises ConfigError for a value out of range."""
+    args = build_parser().parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        raise ConfigError("--port: must be from 0 to 65535")
+    if not math.isfinite(args.exit_timeout) or args.exit_timeout <= 0:
+        raise ConfigError("--exit-timeout: must be a number of seconds above 0")
+    if args.max_concurrent_runs < 1:
+        raise ConfigError("--max-concurrent-runs: must be at least 1")
+    if args.max_body_bytes < 1:
+        raise ConfigError("--max-body-bytes: must be at least 1")
+    public_url = args.public_url
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("--public-url: must be an absolute http(s) URL")
+        public_url = public_url.rstrip("/")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        exit_timeout=args.exit_timeout,
+        max_concurrent_runs=args.max_concurrent_runs,
+        api_key=args.api_key or environ.get(API_KEY_ENV) or None,
+        fixtures=args.fixtures,
+        public_url=public_url,
+        max_body_bytes=args.max_body_bytes,
+        profile_out=args.profile_out,
+    )
