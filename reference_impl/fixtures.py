@@ -6,9 +6,10 @@ A fixture file is YAML: `stories:` a list of stories, each with
   schema at load time, so a fixture cannot make the server answer outside the contract);
 - `versions`: optional, `{TEST: {fields that differ}}` (and LIVE, if the default is not LIVE);
 - `drafts`: optional, a list of `{id, name, fields: {fields that differ}}`;
-- `webhook`: optional, `{path, test_mode}`: the story is reachable at /webhook/{path}/{secret}
-  (the secret is generated per database, never written in a fixture), and runs as a test run
-  (`<<META.story.is_test>>`) when test_mode is true;
+- `webhook`: optional, `{path, test_mode, role}`: the story is reachable at
+  /webhook/{path}/{secret} (the secret is generated per database, never written in a fixture),
+  runs as a test run (`<<META.story.is_test>>`) when test_mode is true, and is the profile's
+  probe or race story when role is `probe` or `race`;
 - `actions`: the action graph of a webhook story: `{id, name, kind, sources, options}`.
 
 For a webhook story, the Get fields that describe the graph (entry_agent_id, exit_agents,
@@ -32,9 +33,9 @@ import yaml
 import tines_spec
 from reference_impl.engine import ACTION_KINDS, Action, ActionKind, StoryGraph
 
-__all__ = ["FixtureError", "Story", "builtin_fixtures", "load_fixtures"]
+__all__ = ["ROLES", "FixtureError", "Story", "builtin_fixtures", "load_fixtures"]
 
-_MODES = ("LIVE", "TEST")
+ROLES = ("probe", "race")
 _WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -63,6 +64,7 @@ class Story:
     drafts: Mapping[int, Draft]
     webhook_path: str | None
     graph: StoryGraph | None
+    role: str | None = None
 
     def record(self, mode: str | None, draft_id: int | None) -> dict[str, Any]:
         """The Get answer for a mode and a draft, without live activity."""
@@ -134,7 +136,7 @@ def _story(file: str, where: str, entry: Any) -> Story:
     story_id = _integer(file, f"{where}.get.id", get.get("id"))
     versions: dict[str, Mapping[str, Any]] = {}
     for mode, fields in _mapping(file, f"{where}.versions", entry.get("versions", {})).items():
-        if mode not in _MODES:
+        if mode not in tines_spec.schema("story.schema.json")["properties"]["mode"]["enum"]:
             raise FixtureError(file, f"{where}.versions.{mode}", "must be LIVE or TEST")
         versions[mode] = _mapping(file, f"{where}.versions.{mode}", fields)
     drafts: dict[int, Draft] = {}
@@ -151,6 +153,7 @@ def _story(file: str, where: str, entry: Any) -> Story:
 
     webhook_path: str | None = None
     graph: StoryGraph | None = None
+    role: str | None = None
     if entry.get("webhook") is not None:
         webhook = _mapping(file, f"{where}.webhook", entry["webhook"])
         webhook_path = webhook.get("path")
@@ -159,6 +162,9 @@ def _story(file: str, where: str, entry: Any) -> Story:
         test_mode = webhook.get("test_mode", False)
         if not isinstance(test_mode, bool):
             raise FixtureError(file, f"{where}.webhook.test_mode", "must be true or false")
+        role = webhook.get("role")
+        if role not in (None, *ROLES):
+            raise FixtureError(file, f"{where}.webhook.role", f"must be one of {', '.join(ROLES)}")
         actions = _actions(file, where, entry.get("actions"))
         graph = StoryGraph(story_id, str(get.get("name")), test_mode, actions)
         exits = [a.id for a in graph.exits]
@@ -169,7 +175,7 @@ def _story(file: str, where: str, entry: Any) -> Story:
             api_entry_actions=[graph.entry.id],
             api_exit_actions=exits,
         )
-    story = Story(story_id, get, versions, drafts, webhook_path, graph)
+    story = Story(story_id, get, versions, drafts, webhook_path, graph, role)
     _validate(file, where, story)
     return story
 
