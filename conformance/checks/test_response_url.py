@@ -1,0 +1,147 @@
+"""Response URL (WH-RURL-*, and the response location of the 504).
+
+"If/when an Exit Action produces an event for this story run, the `response_url` returned in body
+of the timeout response can be visited to access the event data. The response URL can also be
+found in the `X-Tines-Response-Location` header." These checks read the timeout probe's run
+(`conformance/long_waits.py`): its 504, a poll made before the exit was due, and the later polls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from conformance.exchange import Exchange
+from conformance.http import TargetClient
+from conformance.long_waits import (
+    OutcomeSource,
+    timeout_answer,
+    timeout_outcome,
+)
+from conformance.profile import Profile
+from conformance.result import CheckFailure
+from conformance.verify import (
+    expect_header,
+    expect_json_body,
+    expect_media_type,
+    expect_status,
+    expect_status_not,
+    expect_valid,
+    json_body,
+    response_of,
+)
+
+# The spec's definition of an absolute URL (the shape of every `response_url`).
+ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
+LOCATION = "X-Tines-Response-Location"
+
+
+@pytest.mark.requirement("WH-META-010")
+def test_timeout_carries_an_absolute_response_location(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    ids = ["WH-META-010"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    location = expect_header(answer, LOCATION, ids)
+    expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
+
+
+@pytest.mark.requirement("WH-RURL-002")
+def test_response_location_equals_the_body_response_url(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    ids = ["WH-RURL-002"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    body = json_body(answer, ids)
+    from_body = body.get("response_url") if isinstance(body, dict) else None
+    location = response_of(answer, ids).header(LOCATION)
+    if location is None or location != from_body:
+        raise CheckFailure(
+            ids,
+            f"{LOCATION} equal to the body's response_url {from_body!r}",
+            f"{LOCATION}: {location}" if location is not None else f"no {LOCATION} header",
+            answer,
+        )
+
+
+@pytest.mark.requirement("WH-RURL-003")
+def test_response_url_before_the_data_is_not_taken_for_it(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    """Polled right after the 504, before the exit can have emitted: not a 200, and not
+    `X-Tines-Status: data_received`."""
+    ids = ["WH-RURL-003"]
+    outcome = timeout_outcome(background, profile, ids)
+    answer = timeout_answer(outcome, ids)
+    first = outcome.first_poll
+    if first is None:
+        raise CheckFailure(ids, "a response URL to poll", "none in body or headers", answer)
+    if not outcome.first_poll_before_due:
+        looks_like_data = _claims_data(first)
+        if looks_like_data:
+            pytest.skip(
+                "the 504 came too late to poll before the exit was due (is the profile's "
+                "exit_timeout_seconds shorter than the target's?); the 200 seen then is legitimate"
+            )
+    expect_status_not(first, [200], ids)
+    _expect_header_not_equal(first, "X-Tines-Status", "data_received", ids)
+
+
+@pytest.mark.requirement("WH-RURL-001")
+def test_response_url_returns_exactly_this_runs_payload(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    """Once the exit emitted, the response URL returns this run's payload (its unique token) as
+    JSON, and never another run's."""
+    ids = ["WH-RURL-001"]
+    outcome = timeout_outcome(background, profile, ids)
+    answer = timeout_answer(outcome, ids)
+    run = outcome.run
+    if run.response_url is None:
+        raise CheckFailure(ids, "a response URL to visit", "none in body or headers", answer)
+    if not run.polls:
+        raise CheckFailure(ids, "an answer from the response URL", "it was never polled", answer)
+    last = run.polls[-1]
+    expect_status(last, 200, ids)
+    expect_media_type(last, "application/json", ids)
+    expect_json_body(last, run.exit, ids)
+
+
+@pytest.mark.requirement("WH-RURL-004")
+def test_unknown_response_id_is_not_found(
+    background: OutcomeSource, profile: Profile, target: TargetClient
+) -> None:
+    """The run's own response URL with its last segment replaced by an ID no run has."""
+    ids = ["WH-RURL-004"]
+    outcome = timeout_outcome(background, profile, ids)
+    # Without a response URL to copy, the contract's form {webhook URL}/{response id} stands in.
+    known = outcome.run.response_url or profile.webhooks.probe_url.rstrip("/") + "/known"
+    exchange = target.request("GET", with_last_segment(known, uuid.uuid4().hex))
+    expect_status(exchange, 404, ids)
+
+
+def with_last_segment(url: str, segment: str) -> str:
+    parts = urlsplit(url)
+    head, _, _ = parts.path.rstrip("/").rpartition("/")
+    return urlunsplit(parts._replace(path=f"{head}/{segment}"))
+
+
+def _claims_data(exchange: Exchange) -> bool:
+    response = exchange.response
+    return response is not None and (
+        response.status == 200 or response.header("X-Tines-Status") == "data_received"
+    )
+
+
+def _expect_header_not_equal(
+    exchange: Exchange, name: str, forbidden: str, requirement_ids: Sequence[str]
+) -> None:
+    """A verifier verify.py lacks: the header may be absent or anything but `forbidden`."""
+    response = response_of(exchange, requirement_ids)
+    if forbidden in response.header_values(name):
+        raise CheckFailure(
+            requirement_ids, f"{name} other than {forbidden}", f"{name}: {forbidden}", exchange
+        )

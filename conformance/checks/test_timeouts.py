@@ -1,0 +1,107 @@
+"""Exit timeout (WH-TIME-*, and the metadata of the 504).
+
+"An Exit Action must generate an event within 30 seconds of the request being made in order to
+return event data in the response. Otherwise, a `HTTP/1.1 504 Gateway Timeout` response will be
+returned." The waits run in the background (`conformance/long_waits.py`); these checks read what
+the timeout and just-under probes saw.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import tines_spec
+from conformance.long_waits import (
+    OutcomeSource,
+    just_under_outcome,
+    timeout_answer,
+    timeout_outcome,
+)
+from conformance.profile import Profile
+from conformance.result import CheckFailure
+from conformance.verify import (
+    expect_header,
+    expect_header_equals,
+    expect_json_body,
+    expect_status,
+    expect_valid,
+    json_body,
+)
+
+TIMEOUT_BODY = "timeout-body.schema.json"
+
+
+@pytest.mark.requirement("WH-TIME-001")
+def test_just_under_the_timeout_returns_the_data(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    """A run that emits a margin before the exit timeout answers 200 with its data, so the
+    target's timeout is not shorter than the profile says."""
+    ids = ["WH-TIME-001"]
+    outcome = just_under_outcome(background, profile, ids)
+    expect_status(outcome.answer, 200, ids)
+    expect_json_body(outcome.answer, outcome.exit, ids)
+
+
+@pytest.mark.requirement("WH-TIME-002")
+def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
+    ids = ["WH-TIME-002"]
+    timeout_answer(timeout_outcome(background, profile, ids), ids)
+
+
+@pytest.mark.requirement("WH-TIME-003")
+def test_timeout_body_names_time_and_an_absolute_response_url(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    ids = ["WH-TIME-003"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
+
+
+@pytest.mark.requirement("WH-META-003")
+def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
+    """`ok`: the story is executing but did not return data in time."""
+    ids = ["WH-META-003"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    expect_header_equals(answer, "X-Tines-Status", "ok", ids)
+
+
+@pytest.mark.requirement("WH-META-008")
+def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
+    ids = ["WH-META-008"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    expect_header(answer, "X-Tines-Limit-Reached", ids)
+
+
+@pytest.mark.requirement("WH-TIME-005")
+def test_timeout_limit_header_agrees_with_the_body(
+    background: OutcomeSource, profile: Profile
+) -> None:
+    """The header names the same limit as the body, whose value the timeout schema fixes."""
+    ids = ["WH-TIME-005"]
+    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
+    expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
+
+
+@pytest.mark.requirement("WH-TIME-004")
+def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Profile) -> None:
+    """The run goes on after the 504: its exit event appears at the response URL in time."""
+    ids = ["WH-TIME-004"]
+    outcome = timeout_outcome(background, profile, ids)
+    answer = timeout_answer(outcome, ids)
+    run = outcome.run
+    if run.response_url is None:
+        raise CheckFailure(
+            ids, "a response URL to follow the run to", "none in body or headers", answer
+        )
+    if run.delivery is None:
+        last = run.polls[-1] if run.polls else outcome.first_poll
+        raise CheckFailure(
+            ids,
+            f"the exit event at the response URL within {outcome.poll_deadline_seconds:g} s "
+            "of its being due",
+            f"no 200 after {len(run.polls)} polls",
+            last,
+            extra_exchanges=[answer],
+        )
