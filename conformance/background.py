@@ -1,0 +1,165 @@
+"""The background scheduler: the suite's long waits run once, together, beside the fast checks.
+
+A probe that waits about an exit timeout (30 s on Tines) is registered with `@slow_probe`; at
+session start the plugin hands the scheduler the selection, and every probe that serves a
+selected requirement starts at once on a private event loop in a daemon thread. The checks run
+meanwhile and read a probe's result with `outcome(name)`, which blocks only as long as that probe
+still needs. The run therefore takes about one exit timeout plus the fast checks, not the sum of
+the waits. `cancel()` ends outstanding probes at Ctrl-C or at the run deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+if TYPE_CHECKING:
+    from conformance.http import AsyncTargetClient
+    from conformance.profile import Profile
+
+__all__ = ["ProbeCancelled", "Scheduler", "SlowProbe", "registered", "slow_probe"]
+
+ProbeFunction = Callable[["AsyncTargetClient", "Profile"], Awaitable[Any]]
+F = TypeVar("F", bound=ProbeFunction)
+
+LIMIT_TEST_SKIP = "the concurrency-limit test runs only with --include-limit-test"
+
+
+@dataclass(frozen=True)
+class SlowProbe:
+    name: str
+    requirement_ids: frozenset[str]
+    limit_test: bool
+    function: ProbeFunction
+
+
+_registry: dict[str, SlowProbe] = {}
+
+
+def slow_probe(
+    name: str, *, requirement_ids: Collection[str], limit_test: bool = False
+) -> Callable[[F], F]:
+    """Register `async def probe(client, profile)` to start at session start when selected."""
+
+    def register(function: F) -> F:
+        _registry[name] = SlowProbe(name, frozenset(requirement_ids), limit_test, function)
+        return function
+
+    return register
+
+
+def registered() -> dict[str, SlowProbe]:
+    return dict(_registry)
+
+
+class ProbeCancelled(Exception):
+    """A probe's outcome was asked for after the run was interrupted or hit its deadline."""
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._futures: dict[str, concurrent.futures.Future[Any]] = {}
+        self._client: AsyncTargetClient | None = None
+        self._skipped: dict[str, str] = {}
+        self._cancelled = False
+
+    @property
+    def started(self) -> tuple[str, ...]:
+        return tuple(self._futures)
+
+    def plan(
+        self, selected_requirement_ids: Collection[str], include_limit_test: bool
+    ) -> list[SlowProbe]:
+        """The probes a selection starts (the dry run prints them)."""
+        selected = set(selected_requirement_ids)
+        return [
+            probe
+            for probe in _registry.values()
+            if probe.requirement_ids & selected and (include_limit_test or not probe.limit_test)
+        ]
+
+    def start(
+        self,
+        client: AsyncTargetClient,
+        profile: Profile,
+        selected_requirement_ids: Collection[str],
+        include_limit_test: bool,
+    ) -> None:
+        """Start every selected probe at once on the scheduler's own loop."""
+        if self._loop is not None:
+            raise RuntimeError("the scheduler was already started")
+        probes = self.plan(selected_requirement_ids, include_limit_test)
+        self._skipped = {
+            probe.name: LIMIT_TEST_SKIP
+            for probe in _registry.values()
+            if probe.limit_test and not include_limit_test
+        }
+        self._client = client
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=loop.run_forever, name="conformance-background", daemon=True
+        )
+        self._thread.start()
+        for probe in probes:
+            self._futures[probe.name] = asyncio.run_coroutine_threadsafe(
+                _run(probe.function, client, profile), loop
+            )
+
+    def outcome(self, name: str, timeout: float | None = None) -> Any:
+        """The probe's value once it is done; its exception (a CheckFailure, say) is re-raised.
+
+        TimeoutError when it is still running after `timeout` seconds; a skip when the probe is
+        the limit test and the run does not include it.
+        """
+        if name in self._skipped:
+            pytest.skip(self._skipped[name])
+        future = self._futures.get(name)
+        if future is None:
+            known = ", ".join(sorted(self._futures)) or "none"
+            raise LookupError(f"no background probe {name!r} was started (started: {known})")
+        try:
+            return future.result(timeout)
+        except concurrent.futures.CancelledError:
+            raise ProbeCancelled(f"the {name} probe was cancelled: the run was stopped") from None
+
+    def cancel(self) -> None:
+        """Cancel what is still running; readers of those outcomes get ProbeCancelled."""
+        self._cancelled = True
+        for future in self._futures.values():
+            future.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel what is left, close the client and end the loop's thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        self.cancel()
+        if self._client is not None and not loop.is_closed():
+            closing = asyncio.run_coroutine_threadsafe(self._client.aclose(), loop)
+            try:
+                closing.result(timeout)
+            except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                closing.cancel()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
+        self._loop = None
+        self._thread = None
+
+
+async def _run(function: ProbeFunction, client: AsyncTargetClient, profile: Profile) -> Any:
+    return await function(client, profile)
