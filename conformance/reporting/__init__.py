@@ -1,0 +1,1 @@
+"""Reporters: one module per format, all rendering the same `RunSummary` (see `outcomes.py`)."""
