@@ -136,6 +136,9 @@ class RunStore:
                 return
 
     def _apply(self, batch: list[tuple[_Write, Future[Any]]]) -> None:
+        # A waiter may give up (asyncio cancels the future it wrapped); the write still happens,
+        # only its result goes nowhere. Marking the futures running first closes that race.
+        waiting = {id(future) for _, future in batch if future.set_running_or_notify_cancel()}
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         with self._write_lock:
             conn = self._writer_conn
@@ -159,6 +162,8 @@ class RunStore:
                     conn.execute("ROLLBACK")
                 results = [(future, None, exc) for _, future in batch]
         for future, value, error in results:
+            if id(future) not in waiting:
+                continue
             if error is None:
                 future.set_result(value)
             else:
