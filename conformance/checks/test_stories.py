@@ -1,0 +1,202 @@
+"""Stories Get (https://www.tines.com/docs/api/stories/get/), checked explicitly, one rule a check.
+
+Every story of the profile is read (never changed) and judged against `story.schema.json`: the
+root schema for the fields, `$defs/plain` and `$defs/withLiveActivity` for the live-activity
+parameter, and the SHOULD-level `$defs` for the forms Tines' own stories take.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import tines_spec
+from conformance.exchange import Exchange
+from conformance.http import Auth, TargetClient
+from conformance.profile import Profile
+from conformance.verify import (
+    expect_equal,
+    expect_media_type,
+    expect_names_parameter,
+    expect_status,
+    expect_valid,
+    json_body,
+)
+
+_STORY = "story.schema.json"
+_ERROR = "error.schema.json"
+_FIELDS = tuple(f"STORY-FIELD-00{n}" for n in range(1, 8))
+
+# Inputs outside each parameter's type (spec/openapi.yaml#/components/parameters): what
+# STORY-PARAM-001 sends, not a rule restated.
+_INVALID_PARAMETERS = (
+    ("story_mode", "SANDBOX"),
+    ("draft_id", "not-a-number"),
+    ("include_live_activity", "maybe"),
+)
+
+
+def _story(
+    target: TargetClient,
+    story_id: int,
+    requirement: str | tuple[str, ...],
+    params: dict[str, Any] | None = None,
+    auth: Auth = "bearer",
+) -> tuple[Exchange, Any]:
+    """Read a story; a failure, naming the requirement, unless it is a 200 JSON object."""
+    exchange = target.get_story(story_id, params=params, auth=auth)
+    expect_status(exchange, 200, requirement)
+    expect_media_type(exchange, "application/json", requirement)
+    return exchange, json_body(exchange, requirement)
+
+
+def _modes() -> list[str]:
+    """The modes a story can be read in, from the schema of its `mode` field."""
+    return list(tines_spec.schema(_STORY)["properties"]["mode"]["enum"])
+
+
+@pytest.mark.requirement("STORY-GET-001", *_FIELDS)
+def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
+    """ "A successful request will return a JSON object representing the specified story": every
+    documented field, with its type, format and the conditions the field table states."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-GET-001")
+        expect_valid(exchange, story, _STORY, ("STORY-GET-001", *_FIELDS))
+        expect_equal(exchange, "id", story["id"], story_id, "STORY-GET-001")
+
+
+@pytest.mark.requirement("STORY-LIVE-001", "STORY-FIELD-008")
+def test_live_activity_fields_with_the_parameter(target: TargetClient, profile: Profile) -> None:
+    """ "When set to `true`, includes live activity metrics like `pending_action_runs_count`,
+    `concurrent_runs_count`, and `tokens_used_percentage`."""
+    for story_id in profile.stories.ids:
+        params = {"include_live_activity": "true"}
+        exchange, story = _story(target, story_id, "STORY-LIVE-001", params)
+        expect_valid(
+            exchange,
+            story,
+            _STORY,
+            ("STORY-LIVE-001", "STORY-FIELD-008"),
+            "/$defs/withLiveActivity",
+        )
+
+
+@pytest.mark.requirement("STORY-LIVE-002")
+def test_no_live_activity_fields_by_default(target: TargetClient, profile: Profile) -> None:
+    """ "Defaults to `false`": without the parameter the live-activity fields are absent."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-LIVE-002")
+        expect_valid(exchange, story, _STORY, "STORY-LIVE-002", "/$defs/plain")
+
+
+@pytest.mark.requirement("STORY-LIVE-003")
+def test_no_live_activity_fields_when_false(target: TargetClient, profile: Profile) -> None:
+    """ "Only included when `include_live_activity=true` is set."""
+    for story_id in profile.stories.ids:
+        params = {"include_live_activity": "false"}
+        exchange, story = _story(target, story_id, "STORY-LIVE-003", params)
+        expect_valid(exchange, story, _STORY, "STORY-LIVE-003", "/$defs/plain")
+
+
+@pytest.mark.requirement("STORY-MODE-001")
+def test_story_mode_is_reflected(target: TargetClient, profile: Profile) -> None:
+    """ "The mode (`TEST` or `LIVE`) of the story to retrieve": the story read in a mode says so."""
+    for story_id in profile.stories.ids:
+        for mode in _modes():
+            exchange, story = _story(target, story_id, "STORY-MODE-001", {"story_mode": mode})
+            expect_equal(exchange, "mode", story.get("mode"), mode, "STORY-MODE-001")
+
+
+@pytest.mark.requirement("STORY-DRAFT-001")
+def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
+    """ "The ID of the draft to retrieve": the story read as a draft names that draft."""
+    draft = profile.stories.draft
+    if draft is None:
+        pytest.skip("profile has no stories.draft")
+    params = {"draft_id": str(draft.draft_id)}
+    exchange, story = _story(target, draft.story_id, "STORY-DRAFT-001", params)
+    expect_equal(exchange, "draft_id", story.get("draft_id"), draft.draft_id, "STORY-DRAFT-001")
+    name = story.get("draft_name")
+    expect_equal(exchange, "draft_name is a string", isinstance(name, str), True, "STORY-DRAFT-001")
+
+
+@pytest.mark.requirement("STORY-GET-002")
+def test_unknown_story_is_not_found(target: TargetClient, profile: Profile) -> None:
+    """A story ID that does not exist answers 404 (the document is silent; Tines does this)."""
+    exchange = target.get_story(profile.stories.missing_id)
+    expect_status(exchange, 404, "STORY-GET-002")
+
+
+@pytest.mark.requirement("STORY-AUTH-001")
+def test_bearer_key_is_accepted(target: TargetClient, profile: Profile) -> None:
+    """ "-H 'Authorization: Bearer <<CREDENTIAL.tines_api_key>>'"."""
+    _story(target, profile.stories.ids[0], "STORY-AUTH-001", auth="bearer")
+
+
+@pytest.mark.requirement("STORY-AUTH-002")
+def test_user_token_is_accepted(target: TargetClient, profile: Profile) -> None:
+    """Tines' authentication documentation names X-User-Token beside Bearer."""
+    _story(target, profile.stories.ids[0], "STORY-AUTH-002", auth="token")
+
+
+@pytest.mark.requirement("STORY-AUTH-003")
+@pytest.mark.parametrize("auth", ["none", "wrong"])
+def test_missing_or_wrong_key_is_refused(
+    target: TargetClient, profile: Profile, auth: Auth
+) -> None:
+    """A missing or wrong API key answers 401 with a JSON error body."""
+    exchange = target.get_story(profile.stories.ids[0], auth=auth)
+    expect_status(exchange, 401, "STORY-AUTH-003")
+    expect_media_type(exchange, "application/json", "STORY-AUTH-003")
+    expect_valid(exchange, json_body(exchange, "STORY-AUTH-003"), _ERROR, "STORY-AUTH-003")
+
+
+@pytest.mark.requirement("STORY-PARAM-001")
+@pytest.mark.parametrize(("parameter", "value"), _INVALID_PARAMETERS)
+def test_invalid_parameter_is_named_in_a_4xx(
+    target: TargetClient, profile: Profile, parameter: str, value: str
+) -> None:
+    """The parameters are typed (an enum, an ID, a boolean); a value outside its type is the
+    client's error, answered 400 or 422 with a body that says which parameter."""
+    exchange = target.get_story(profile.stories.ids[0], params={parameter: value})
+    expect_status(exchange, (400, 422), "STORY-PARAM-001")
+    expect_valid(exchange, json_body(exchange, "STORY-PARAM-001"), _ERROR, "STORY-PARAM-001")
+    expect_names_parameter(exchange, parameter, "STORY-PARAM-001")
+
+
+@pytest.mark.requirement("STORY-FIELD-010")
+def test_retention_is_a_known_period(target: TargetClient, profile: Profile) -> None:
+    """ "Defined event retention period in seconds": one of the periods Tines offers."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-FIELD-010")
+        expect_valid(exchange, story, _STORY, "STORY-FIELD-010", "/$defs/knownRetention")
+
+
+@pytest.mark.requirement("STORY-FIELD-011")
+def test_guid_is_hex(target: TargetClient, profile: Profile) -> None:
+    """ "Unique identifier of the story": 32 lowercase hex characters, as in every Tines sample."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-FIELD-011")
+        expect_valid(exchange, story, _STORY, "STORY-FIELD-011", "/$defs/hexGuid")
+
+
+@pytest.mark.requirement("STORY-FIELD-012")
+def test_slug_is_underscored(target: TargetClient, profile: Profile) -> None:
+    """ "An underscored representation of the story name."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-FIELD-012")
+        expect_valid(exchange, story, _STORY, "STORY-FIELD-012", "/$defs/underscoredSlug")
+
+
+@pytest.mark.requirement("STORY-FIELD-009")
+def test_send_to_story_story_lists_referrers(target: TargetClient, profile: Profile) -> None:
+    """ "List of story ids that call this Send to Story enabled story. Only present when
+    `send_to_story_enabled` is `true`" (and so present then)."""
+    story_id = profile.stories.send_to_story_enabled_id
+    if story_id is None:
+        pytest.skip("profile has no stories.send_to_story_enabled_id")
+    exchange, story = _story(target, story_id, "STORY-FIELD-009")
+    enabled = story.get("send_to_story_enabled")
+    expect_equal(exchange, "send_to_story_enabled", enabled, True, "STORY-FIELD-009")
+    expect_valid(exchange, story, _STORY, "STORY-FIELD-009", "/$defs/stsEnabledHasReferrers")
