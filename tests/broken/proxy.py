@@ -299,7 +299,15 @@ def serving(app: Any, sockets: list[socket.socket]) -> Iterator[None]:
     A thread rather than a subprocess: the proxy's variants are Python callables, and the
     server's own `should_exit` flag stops it without signals.
     """
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # The upstream's own Date and Server headers pass through; uvicorn adds none of its own.
+        server_header=False,
+        date_header=False,
+    )
     server = uvicorn.Server(config)
 
     def run() -> None:

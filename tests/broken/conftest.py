@@ -1,0 +1,51 @@
+"""One session's broken targets and suite runs, made once for every test that reads them.
+
+The runs are made together (two at a time) the first time a test asks for them, and only for the
+variants this session selected, so `-k` on one variant costs one run and not seventy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .proxy import unchanged
+from .suite_runs import (
+    CONTROL,
+    CONTROL_IDS,
+    CONTROL_LIMIT_IDS,
+    CONTROL_LIMITS,
+    RunPlan,
+    SuiteRun,
+    run_all,
+)
+from .targets import broken_targets
+from .variants import VARIANTS
+
+
+def _selected_variants(session: pytest.Session) -> set[str]:
+    names: set[str] = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "variant" in params:
+            names.add(params["variant"])
+    return names
+
+
+@pytest.fixture(scope="session")
+def suite_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, SuiteRun]]:
+    """Each selected variant's suite run (by variant name) and the two control runs."""
+    workdir = tmp_path_factory.mktemp("broken")
+    selected = [VARIANTS[name] for name in sorted(_selected_variants(request.session))]
+    shared = {v.name: v.mutation for v in selected if not v.limit_test}
+    isolated = {v.name: v.mutation for v in selected if v.limit_test}
+    shared[CONTROL] = unchanged
+    isolated[CONTROL_LIMITS] = unchanged
+    with broken_targets(workdir, shared, isolated) as targets:
+        plans = [RunPlan(v.name, targets[v.name], (v.requirement,), v.limit_test) for v in selected]
+        plans.append(RunPlan(CONTROL, targets[CONTROL], CONTROL_IDS, False))
+        plans.append(RunPlan(CONTROL_LIMITS, targets[CONTROL_LIMITS], CONTROL_LIMIT_IDS, True))
+        yield run_all(plans, workdir)

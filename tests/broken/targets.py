@@ -1,0 +1,170 @@
+"""The broken targets for one test session: reference servers, the proxy, one profile per variant.
+
+The reference runs as a subprocess (the suite and the tests never import it). Two of them: the
+concurrency-limit variants get a reference of their own, with a limit of 2, because their
+bursts fill every slot of the server they hit and would turn another run's probes into 201s;
+every other variant shares one reference whose limit no run reaches.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .proxy import BrokenProxy, Mutation, TargetPaths, serving
+
+READY_PREFIX = "reference-impl listening on "
+API_KEY = "broken-variants-key-0123456789"
+EXIT_TIMEOUT_SECONDS = 2.0
+# What the variant profiles set beside the reference's own profile, the control's included:
+# a margin under half the 2 s exit timeout, so that the just-under probe waits at all (with the
+# default margin of 2 s it would wait 0 s), and a polling deadline that keeps a response URL
+# that never delivers from holding a run for the default minute.
+PROFILE_SETTINGS = {"timing_margin_seconds": 1.0, "response_url_deadline_seconds": 6.0}
+
+
+@dataclass(frozen=True)
+class Reference:
+    base_url: str
+    profile: dict[str, Any]
+
+
+@contextmanager
+def reference_server(workdir: Path, name: str, max_concurrent_runs: int) -> Iterator[Reference]:
+    """A reference server subprocess; yields once it announced itself, stops it on exit."""
+    profile_path = workdir / f"{name}.profile.yaml"
+    stderr_path = workdir / f"{name}.stderr.log"
+    env = {**os.environ, "TINES_API_KEY": API_KEY}
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reference_impl",
+                "serve",
+                "--port",
+                "0",
+                "--db",
+                str(workdir / f"{name}.sqlite3"),
+                "--exit-timeout",
+                str(EXIT_TIMEOUT_SECONDS),
+                "--max-concurrent-runs",
+                str(max_concurrent_runs),
+                "--profile-out",
+                str(profile_path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            text=True,
+        )
+        try:
+            base_url = _ready_url(process, deadline_seconds=30)
+            if base_url is None:
+                raise RuntimeError(
+                    f"the reference server {name} did not start: "
+                    + stderr_path.read_text(errors="replace")[-2000:]
+                )
+            profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+            yield Reference(base_url, profile)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def _ready_url(process: subprocess.Popen[str], deadline_seconds: float) -> str | None:
+    """The URL of the ready line, read on a thread so that the wait has a deadline."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    stdout = process.stdout
+    assert stdout is not None
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        line = lines.get(timeout=deadline_seconds)
+    except queue.Empty:
+        return None
+    if line is None or not line.startswith(READY_PREFIX):
+        return None
+    return line[len(READY_PREFIX) :].strip()
+
+
+def variant_profile(reference: Reference, origin: str) -> dict[str, Any]:
+    """The reference's profile with every URL's origin replaced by the variant's port."""
+
+    def moved(url: str) -> str:
+        return (
+            origin + url[len(reference.base_url) :] if url.startswith(reference.base_url) else url
+        )
+
+    profile = yaml.safe_load(yaml.safe_dump(reference.profile))
+    profile["target"]["base_url"] = moved(profile["target"]["base_url"])
+    hooks = profile["webhooks"]
+    for key in ("probe_url", "race_url"):
+        if key in hooks:
+            hooks[key] = moved(hooks[key])
+    hooks.update(PROFILE_SETTINGS)
+    return dict(profile)
+
+
+def target_paths(profile: dict[str, Any]) -> TargetPaths:
+    hooks = profile["webhooks"]
+    race = hooks.get("race_url")
+    return TargetPaths(urlsplit(hooks["probe_url"]).path, urlsplit(race).path if race else None)
+
+
+@dataclass(frozen=True)
+class BrokenTarget:
+    """A variant's target: the profile file that points the suite at its port."""
+
+    name: str
+    profile_path: Path
+    api_key_env: str
+
+
+@contextmanager
+def broken_targets(
+    workdir: Path, shared: dict[str, Mutation], isolated: dict[str, Mutation]
+) -> Iterator[dict[str, BrokenTarget]]:
+    """Serve every variant (name -> mutation) behind the proxy; `isolated` ones on a reference
+    of their own. Yields each variant's target, with its profile written under `workdir`."""
+    targets: dict[str, BrokenTarget] = {}
+    with ExitStack() as stack:
+        for group, mutations, limit in (("shared", shared, 64), ("isolated", isolated, 2)):
+            if not mutations:
+                continue
+            reference = stack.enter_context(reference_server(workdir, group, limit))
+            proxy = BrokenProxy(
+                reference.base_url,
+                target_paths(reference.profile),
+                API_KEY,
+                EXIT_TIMEOUT_SECONDS,
+            )
+            origins = {name: proxy.listen(name, mutation) for name, mutation in mutations.items()}
+            stack.enter_context(serving(proxy, proxy.sockets))
+            for name, origin in origins.items():
+                path = workdir / "profiles" / f"{name.replace(':', '--')}.yaml"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                profile = variant_profile(reference, origin)
+                path.write_text(yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")
+                targets[name] = BrokenTarget(name, path, profile["target"]["api_key_env"])
+        yield targets
