@@ -29,6 +29,7 @@ import yaml
 
 import tines_spec
 from conformance import __version__
+from conformance.errors import TargetUnreachable
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.profile import Profile, Safety
 from conformance.redaction import redact
@@ -43,6 +44,7 @@ __all__ = [
     "RateLimiter",
     "TargetClient",
     "describe_transport_error",
+    "ensure_reachable",
     "shared_caps",
     "story_url",
 ]
@@ -52,6 +54,8 @@ USER_AGENT = f"tines-conformance/{__version__}"
 Auth = Literal["bearer", "token", "none", "wrong"]
 # A key of the right shape that no target issued: STORY-AUTH-003's "wrong key".
 WRONG_KEY = "conformance-wrong-key-0000000000000000"
+NO_ANSWER = "no answer within"
+PREFLIGHT_TIMEOUT_SECONDS = 5.0
 
 
 class _Unset:
@@ -225,8 +229,8 @@ def story_url(profile: Profile, story_id: int | str) -> str:
 
 def describe_transport_error(exc: BaseException, timeout: float) -> str:
     """One line saying why no HTTP answer came: refused, DNS, TLS, timeout, reset."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout:g} s ({type(exc).__name__})"
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return f"{NO_ANSWER} {timeout:g} s ({type(exc).__name__})"
     cause: BaseException | None = exc
     seen = 0
     while cause is not None and seen < 10:
@@ -251,6 +255,17 @@ def describe_transport_error(exc: BaseException, timeout: float) -> str:
     if "certificate" in lowered or "ssl" in lowered:
         return f"TLS error: {text}"
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+def ensure_reachable(client: TargetClient) -> None:
+    """One GET of the first story: no HTTP answer at all (refused, DNS, TLS) ends the run early.
+
+    A slow target is not unreachable: its checks fail one by one with their timeouts.
+    """
+    profile = client.profile
+    exchange = client.get_story(profile.stories.ids[0], timeout=PREFLIGHT_TIMEOUT_SECONDS)
+    if exchange.response is None and not (exchange.error or "").startswith(NO_ANSWER):
+        raise TargetUnreachable(redact(profile.target.base_url), exchange.error or "no answer")
 
 
 def _header_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
