@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 import yaml
-from referencing import Registry, Resource, Specification
+from referencing import Registry, Specification
 from referencing.jsonschema import DRAFT202012
 
 import tines_spec
@@ -41,10 +41,10 @@ def openapi_document() -> dict[str, Any]:
 
 @cache
 def spec_registry() -> Registry[Any]:
-    registry = tines_spec.schema_registry()
+    registry: Registry[Any] = tines_spec.schema_registry()
     # The OpenAPI document is not a JSON Schema: OPAQUE makes a pointer into it a plain walk.
     registry = registry.with_resource(
-        openapi_uri(), Resource(contents=openapi_document(), specification=Specification.OPAQUE)
+        openapi_uri(), Specification.OPAQUE.create_resource(openapi_document())
     )
     for name in schema_file_names():
         registry = registry.with_resource(
