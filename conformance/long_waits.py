@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +29,8 @@ from conformance.result import CheckFailure
 from conformance.verify import expect_status
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from conformance.http import AsyncTargetClient
     from conformance.profile import Profile
 
@@ -256,6 +260,47 @@ def outcome_deadline(profile: Profile, extra_seconds: float = 0.0) -> float:
     )
 
 
+class _Answered:
+    """The slow probes of one run (one client) that the burst must not disturb, each with an
+    event set once its request has been answered.
+
+    A burst fills the target's run slots: a probe request that reaches the target during it gets
+    201 instead of its own answer, and so would the fast checks. So the burst waits for the first
+    of these answers, which comes a margin before the exit timeout: by then the timeout run is in
+    (it was sent with the just-under run) and the fast checks have had most of the exit timeout.
+    """
+
+    def __init__(self) -> None:
+        self.events: dict[str, asyncio.Event] = {}
+
+    @classmethod
+    def of(cls, client: AsyncTargetClient) -> _Answered:
+        return _answered_by_client.setdefault(client, cls())
+
+    @asynccontextmanager
+    async def answering(self, name: str) -> AsyncIterator[None]:
+        """Registers the probe before its first await, and says it was answered however it ends."""
+        event = self.events.setdefault(name, asyncio.Event())
+        try:
+            yield
+        finally:
+            event.set()
+
+    async def first(self, deadline_seconds: float) -> None:
+        """Wait until one registered probe was answered (at once when none is registered)."""
+        waiting = [asyncio.ensure_future(e.wait()) for e in self.events.values()]
+        if not waiting:
+            return
+        try:
+            await asyncio.wait(waiting, timeout=deadline_seconds, return_when="FIRST_COMPLETED")
+        finally:
+            for task in waiting:
+                task.cancel()
+
+
+_answered_by_client: weakref.WeakKeyDictionary[Any, _Answered] = weakref.WeakKeyDictionary()
+
+
 def outcome_of(
     background: OutcomeSource, name: str, requirement_ids: Sequence[str], timeout: float
 ) -> Any:
@@ -316,7 +361,8 @@ async def probe_timeout(client: AsyncTargetClient, profile: Profile) -> TimeoutO
     loop = asyncio.get_running_loop()
     # The run cannot emit before it was started, which is after this instant.
     due = loop.time() + delay
-    answer = await client.probe(exit_payload, delay_seconds=delay)
+    async with _Answered.of(client).answering(TIMEOUT):
+        answer = await client.probe(exit_payload, delay_seconds=delay)
     url = response_url_of(answer, body_first=True)
     if url is None:
         return TimeoutOutcome(
@@ -345,7 +391,8 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
     hooks = profile.webhooks
     delay = max(0.0, hooks.exit_timeout_seconds - hooks.timing_margin_seconds)
     exit_payload = _unique_exit(JUST_UNDER)
-    answer = await client.probe(exit_payload, delay_seconds=delay)
+    async with _Answered.of(client).answering(JUST_UNDER):
+        answer = await client.probe(exit_payload, delay_seconds=delay)
     return JustUnderOutcome(exit=exit_payload, delay_seconds=delay, answer=answer)
 
 
@@ -353,11 +400,14 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
 async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutcome | None:
     """Open more simultaneous delayed runs than the target's limit, then find every run's data.
 
+    It starts once the first of the timeout and just-under probes has its answer (see
+    `_Answered`); the scheduler starts those before this one, so they are registered by now.
     None when the profile has no `limits.concurrency` (the checks then skip for that reason).
     """
     settings = profile.limits.concurrency
     if settings is None:
         return None
+    await _Answered.of(client).first(profile.safety.request_timeout_seconds)
     sent = min(settings.burst, profile.safety.max_in_flight)
     delay = settings.delay_seconds
     payloads = [_unique_exit(BURST, index=n) for n in range(sent)]

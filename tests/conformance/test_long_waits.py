@@ -9,19 +9,30 @@ fail naming its requirement; the correct behaviour must pass. No server, no wait
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from conformance.background import Scheduler
 from conformance.checks import test_limits as limit_checks
 from conformance.checks import test_response_url as rurl_checks
 from conformance.checks import test_timeouts as timeout_checks
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
+from conformance.http import AsyncTargetClient, TargetClient
 from conformance.long_waits import (
     BURST,
     JUST_UNDER,
+    SLOW_REQUIREMENTS,
     TIMEOUT,
     BurstOutcome,
     JustUnderOutcome,
@@ -455,3 +466,72 @@ def test_burst_without_concurrency_settings_is_skipped(profile: Profile) -> None
 
 def _marked(check: Callable[..., None]) -> set[str]:
     return {rid for mark in getattr(check, "pytestmark", []) for rid in mark.args}
+
+
+# ------------------------------------------------- end to end: the real probes, the real reference
+
+READY = "reference-impl listening on "
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> Iterator[Profile]:
+    """The reference at a 2 s exit timeout with four run slots, and the profile it wrote."""
+    profile_path = tmp_path / "profile.yaml"
+    env = {**os.environ, "TINES_API_KEY": "long-waits-test-key"}
+    command = [sys.executable, "-m", "reference_impl", "serve", "--port", "0", "--db", ":memory:"]
+    command += ["--exit-timeout", "2", "--max-concurrent-runs", "4"]
+    command += ["--profile-out", str(profile_path)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        stdout = process.stdout
+        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+        assert lines.get(timeout=15).startswith(READY)
+        written = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+        # A 1 s margin: the just-under run waits 1 s, the timeout run 3 s; the burst's runs take
+        # 1 s, so that those with a slot answer 200 within the exit timeout.
+        written["webhooks"].update(timing_margin_seconds=1, response_url_deadline_seconds=10)
+        written["limits"]["concurrency"]["delay_seconds"] = 1
+        profile_path.write_text(yaml.safe_dump(written), encoding="utf-8")
+        yield load_profile(profile_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_every_slow_check_passes_against_the_reference(reference: Profile) -> None:
+    """The probes run together on the real scheduler; every check that reads them passes, within
+    about one exit timeout (3 s for the timeout run) rather than the sum of the waits."""
+    scheduler = Scheduler()
+    started = time.monotonic()
+    client = AsyncTargetClient(reference, "long-waits-e2e")
+    scheduler.start(client, reference, SLOW_REQUIREMENTS, include_limit_test=True)
+    target = TargetClient(reference, "long-waits-e2e")
+    recorded: dict[str, object] = {}
+    try:
+        assert set(scheduler.started) == {TIMEOUT, JUST_UNDER, BURST}
+        for check in TIMEOUT_CHECKS:
+            check(scheduler, reference)
+        timeout_checks.test_just_under_the_timeout_returns_the_data(scheduler, reference)
+        rurl_checks.test_unknown_response_id_is_not_found(scheduler, reference, target)
+        for burst_check in BURST_CHECKS:
+            burst_check(scheduler, reference, recorded.__setitem__)
+    finally:
+        target.close()
+        scheduler.stop()
+    elapsed = time.monotonic() - started
+    outcome: BurstOutcome = scheduler.outcome(BURST, timeout=0)
+    assert outcome.sent == 7  # four slots + three over, as the reference's profile asks
+    assert not outcome.clamped
+    assert set(outcome.status_counts()) == {"200", "201"}
+    assert recorded["burst_status_counts"]
+    # One wait, not three: the timeout run alone needs 3 s and its polling.
+    assert elapsed < 3 + 10, elapsed
