@@ -1,0 +1,119 @@
+"""The metadata headers of a webhook response ("Workflows as APIs", "Metadata"): present on a data
+response, with values the document lists and consistent with the status line."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tines_spec
+from conformance.http import TargetClient
+from conformance.strategies import default_payloads, invalid_statuses, json_values, valid_statuses
+from conformance.verify import (
+    expect_differs,
+    expect_header,
+    expect_header_absent,
+    expect_header_equals,
+    expect_one_of,
+    expect_status_in_range,
+)
+
+_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_STATUS = "X-Tines-Status"
+
+
+@cache
+def _documented_statuses() -> tuple[str, ...]:
+    """The X-Tines-Status values the document lists, as the spec records them (its `examples`)."""
+    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    header = document["components"]["headers"][_STATUS]
+    return tuple(header["schema"]["examples"])
+
+
+@cache
+def _error_status() -> str:
+    """The value that means "there was an error processing the request"."""
+    (error,) = (value for value in _documented_statuses() if value == "error")
+    return error
+
+
+def _any_exit_payload() -> st.SearchStrategy[Any]:
+    """Exit payloads of every kind: defaults, and convention payloads with valid and invalid
+    statuses (so that the target answers 2xx to 5xx status lines)."""
+    convention = st.fixed_dictionaries(
+        {"status": st.one_of(valid_statuses(), invalid_statuses()), "body": json_values()}
+    )
+    return st.one_of(default_payloads(), convention)
+
+
+@pytest.mark.requirement("WH-META-001", "WH-META-002")
+@_SETTINGS
+@given(payload=default_payloads())
+def test_data_response_says_data_received(target: TargetClient, payload: Any) -> None:
+    """ "`data_received` - the story executed and data is included in the response"."""
+    exchange = target.probe(payload)
+    expect_header(exchange, _STATUS, "WH-META-001")
+    expect_header_equals(exchange, _STATUS, "data_received", "WH-META-002")
+
+
+@pytest.mark.requirement("WH-META-006")
+def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> None:
+    """ "`X-Tines-Event-ID`: The ID of the event containing the data that was returned": two runs
+    emit two events."""
+    first = target.probe({"run": 1})
+    second = target.probe({"run": 2})
+    first_id = expect_header(first, "X-Tines-Event-ID", "WH-META-006")
+    second_id = expect_header(second, "X-Tines-Event-ID", "WH-META-006")
+    expect_differs("X-Tines-Event-ID", first_id, second_id, "WH-META-006", [first, second])
+
+
+@pytest.mark.requirement("WH-META-007")
+@_SETTINGS
+@given(payload=default_payloads())
+def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
+    """ "`X-Tines-Exit-Action-ID`: The ID of the exit action that produced the event"."""
+    expect_header(target.probe(payload), "X-Tines-Exit-Action-ID", "WH-META-007")
+
+
+@pytest.mark.requirement("WH-META-009")
+@_SETTINGS
+@given(payload=default_payloads())
+def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> None:
+    """ "If the request reached a limit, the limit that was reached will be included here": a
+    request that got its data reached none."""
+    expect_header_absent(target.probe(payload), "X-Tines-Limit-Reached", "WH-META-009")
+
+
+@pytest.mark.requirement("WH-META-001", "WH-META-005")
+@_SETTINGS
+@given(payload=_any_exit_payload())
+def test_status_header_takes_a_documented_value(target: TargetClient, payload: Any) -> None:
+    """ "`X-Tines-Status`: The status of the request, values include:" data_received, ok, error."""
+    exchange = target.probe(payload)
+    value = expect_header(exchange, _STATUS, "WH-META-001")
+    expect_one_of(exchange, _STATUS, value, _documented_statuses(), "WH-META-005")
+
+
+@pytest.mark.requirement("WH-META-004")
+@_SETTINGS
+@given(payload=_any_exit_payload())
+def test_error_status_comes_with_an_error_code(target: TargetClient, payload: Any) -> None:
+    """ "`error` - there was an error processing the request": in HTTP, a 4xx or 5xx answer."""
+    exchange = target.probe(payload)
+    if exchange.response is not None and exchange.response.header(_STATUS) == _error_status():
+        expect_status_in_range(exchange, 400, 599, "WH-META-004")
+
+
+@pytest.mark.requirement("WH-META-004")
+def test_unknown_webhook_error_comes_with_an_error_code(target: TargetClient) -> None:
+    """A request to a webhook whose secret is wrong cannot be processed; if the target says
+    `error`, the status line says so too."""
+    url = target.profile.webhooks.probe_url.rstrip("/") + "-not-the-secret"
+    exchange = target.request("POST", url, json={"exit": "never"})
+    if exchange.response is not None and exchange.response.header(_STATUS) == _error_status():
+        expect_status_in_range(exchange, 400, 599, "WH-META-004")

@@ -1,0 +1,170 @@
+"""Content types of a webhook response ("Workflows as APIs", "Content types"): the Accept header
+chooses among JSON, CSV and plain text, and a payload's own Content-Type wins."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conformance.http import TargetClient
+from conformance.strategies import (
+    BINARY_MEDIA_TYPES,
+    binary_bodies,
+    csv_matrices,
+    default_payloads,
+    object_records,
+    plain_texts,
+)
+from conformance.verify import (
+    expect_body_bytes,
+    expect_csv_records,
+    expect_header_equals,
+    expect_json_body,
+    expect_media_type,
+    expect_text,
+    response_of,
+)
+
+_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_JSON, _CSV, _TEXT = "application/json", "text/csv", "text/plain"
+_WILDCARDS = ("*/*", "application/*", "*/*;q=0.8")
+_CSV_FIRST = "text/csv;q=1, application/json;q=0.5"
+_JSON_FIRST = "text/csv;q=0.5, application/json;q=1"
+
+
+def _header_record(records: list[dict[str, str]]) -> list[str]:
+    """The keys in order of first appearance (spec/openapi.yaml, text/csv of ExitData)."""
+    return list(dict.fromkeys(key for record in records for key in record))
+
+
+@pytest.mark.requirement("WH-CT-001")
+@_SETTINGS
+@given(payload=default_payloads())
+def test_json_is_the_default(target: TargetClient, payload: Any) -> None:
+    """ "`application/json` - the default format"."""
+    exchange = target.probe(payload)
+    expect_media_type(exchange, _JSON, "WH-CT-001")
+    expect_json_body(exchange, payload, "WH-CT-001")
+
+
+@pytest.mark.requirement("WH-CT-002")
+@_SETTINGS
+@given(matrix=csv_matrices())
+def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[list[str]]) -> None:
+    """ "`text/csv` - you can receive your array data in CSV format": one record per inner array,
+    read back by Python's csv module whatever the cells hold."""
+    exchange = target.probe(matrix, accept=_CSV)
+    expect_media_type(exchange, _CSV, "WH-CT-002")
+    expect_csv_records(exchange, matrix, "WH-CT-002")
+
+
+@pytest.mark.requirement("WH-CT-003")
+@_SETTINGS
+@given(records=object_records())
+def test_csv_of_objects_has_a_header_record(
+    target: TargetClient, records: list[dict[str, str]]
+) -> None:
+    """An array of objects as CSV: a header record of the keys, then one record per object with
+    a missing key as an empty field. A MAY: it applies only when the answer is CSV."""
+    exchange = target.probe(records, accept=_CSV)
+    if response_of(exchange, "WH-CT-003").media_type != _CSV:
+        return
+    header = _header_record(records)
+    expected = [header, *([record.get(key, "") for key in header] for record in records)]
+    expect_csv_records(exchange, expected, "WH-CT-003")
+
+
+@pytest.mark.requirement("WH-CT-004")
+@_SETTINGS
+@given(text=plain_texts())
+def test_plain_text_is_the_bare_string(target: TargetClient, text: str) -> None:
+    """ "`text/plain` - for data that doesn't need any fancy formatting": a JSON string is sent as
+    its text, without quotes or escapes."""
+    exchange = target.probe(text, accept=_TEXT)
+    expect_media_type(exchange, _TEXT, "WH-CT-004")
+    expect_text(exchange, text, "WH-CT-004")
+
+
+@pytest.mark.requirement("WH-CT-005")
+@pytest.mark.parametrize("accept", _WILDCARDS)
+@_SETTINGS
+@given(matrix=csv_matrices())
+def test_wildcards_default_to_json(
+    target: TargetClient, accept: str, matrix: list[list[str]]
+) -> None:
+    """ "We also support wildcards and will default to JSON" (array data, which CSV could carry)."""
+    exchange = target.probe(matrix, accept=accept)
+    expect_media_type(exchange, _JSON, "WH-CT-005")
+    expect_json_body(exchange, matrix, "WH-CT-005")
+
+
+@pytest.mark.requirement("WH-CT-006")
+@_SETTINGS
+@given(matrix=csv_matrices())
+def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]]) -> None:
+    """ "you can use the HTTP `accept` header to specify the content type you want to receive",
+    and RFC 9110 ranks its choices by q-value."""
+    csv_first = target.probe(matrix, accept=_CSV_FIRST)
+    expect_media_type(csv_first, _CSV, "WH-CT-006")
+    expect_csv_records(csv_first, matrix, "WH-CT-006")
+    json_first = target.probe(matrix, accept=_JSON_FIRST)
+    expect_media_type(json_first, _JSON, "WH-CT-006")
+    expect_json_body(json_first, matrix, "WH-CT-006")
+
+
+@pytest.mark.requirement("WH-CT-007")
+@_SETTINGS
+@given(
+    media_type=st.sampled_from(BINARY_MEDIA_TYPES),
+    accept=st.sampled_from((_JSON, _CSV, _TEXT, "*/*")),
+)
+def test_payload_content_type_wins_over_accept(
+    target: TargetClient, media_type: str, accept: str
+) -> None:
+    """ "You can hard code a specific content type ... in your response action": the payload's
+    Content-Type is sent whatever Accept asks for."""
+    body = base64.b64encode(b"%PDF-1.4 conformance").decode()
+    payload = {"status": 200, "headers": {"Content-Type": media_type}, "body": body}
+    exchange = target.probe(payload, accept=accept)
+    expect_header_equals(exchange, "Content-Type", media_type, "WH-CT-007")
+
+
+@pytest.mark.requirement("WH-CT-008")
+@_SETTINGS
+@given(pair=binary_bodies())
+def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, bytes]) -> None:
+    """ "if you return binary or Base64 encoded files. you can specify the format to support
+    many, many more data types like `image/png`, `application/pdf` or `audio/aac`"."""
+    media_type, data = pair
+    payload = {
+        "status": "202",
+        "headers": {"Content-Type": media_type},
+        "body": base64.b64encode(data).decode(),
+    }
+    exchange = target.probe(payload)
+    expect_media_type(exchange, media_type, "WH-CT-008")
+    expect_body_bytes(exchange, data, "WH-CT-008")
+
+
+@pytest.mark.requirement("WH-CT-009")
+@_SETTINGS
+@given(
+    name=st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), extension=st.sampled_from(["pdf", "png", "csv"])
+)
+def test_content_disposition_is_passed_through(
+    target: TargetClient, name: str, extension: str
+) -> None:
+    """ "a content disposition of `attachment; filename=report.pdf`, so the file downloads with
+    the name `report.pdf`"."""
+    disposition = f"attachment; filename={name}.{extension}"
+    payload = {
+        "status": "202",
+        "headers": {"Content-Type": "application/pdf", "Content-Disposition": disposition},
+        "body": base64.b64encode(b"%PDF-1.4").decode(),
+    }
+    exchange = target.probe(payload)
+    expect_header_equals(exchange, "Content-Disposition", disposition, "WH-CT-009")
