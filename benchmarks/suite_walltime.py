@@ -1,0 +1,162 @@
+"""Wall time of the suite: does it wait once?
+
+Starts the reference server (`--exit-timeout 10` by default) and, one after the other against it,
+times `conformance run` with the limit test included and `conformance run` of the fast checks
+alone (every black-box requirement that no slow probe serves). The suite meets issue 5's target
+when the full run takes at most 1.5 exit timeouts and the fast checks at most half the full run.
+
+    python benchmarks/suite_walltime.py [--exit-timeout 10]
+
+A script, not a test: it prints the figures and exits 0 whether or not the targets are met (1 only
+when a run could not be made at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tines_spec
+from conformance.long_waits import SLOW_REQUIREMENTS
+
+READY = "reference-impl listening on "
+FULL_TARGET = 1.5  # full run / exit timeout
+FAST_TARGET = 0.5  # fast checks / full run
+
+
+@dataclass(frozen=True)
+class Timed:
+    label: str
+    seconds: float
+    exit_code: int
+    log: Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exit-timeout", type=float, default=10.0, help="seconds (default 10)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="suite-walltime-") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "TINES_API_KEY": secrets.token_hex(16)}
+        server = start_reference(work, args.exit_timeout, env)
+        try:
+            profile = work / "profile.yaml"
+            full = timed(
+                "full run (--include-limit-test)",
+                ["run", "--profile", str(profile), "--include-limit-test"],
+                work / "full",
+                env,
+            )
+            fast_ids = fast_requirement_ids()
+            fast = timed(
+                f"fast checks alone (--only {len(fast_ids)} requirements)",
+                ["run", "--profile", str(profile), "--only", *fast_ids],
+                work / "fast",
+                env,
+            )
+        finally:
+            stop(server)
+        report(args.exit_timeout, full, fast)
+    return 0
+
+
+def start_reference(work: Path, exit_timeout: float, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The reference on a free port, once it says it listens (15 s at most)."""
+    command = [sys.executable, "-m", "reference_impl", "serve", "--port", "0"]
+    command += ["--exit-timeout", f"{exit_timeout:g}", "--db", str(work / "runs.sqlite3")]
+    command += ["--profile-out", str(work / "profile.yaml")]
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    assert server.stdout is not None
+    stdout = server.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        line = lines.get(timeout=15)
+    except queue.Empty:
+        stop(server)
+        sys.exit("the reference server did not say it was listening within 15 s")
+    if not line.startswith(READY):
+        stop(server)
+        sys.exit(f"the reference server said {line.strip()!r} instead of its ready line")
+    print(f"reference: {line[len(READY) :].strip()}, exit timeout {exit_timeout:g} s", flush=True)
+    return server
+
+
+def stop(server: subprocess.Popen[str]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def fast_requirement_ids() -> list[str]:
+    """Every requirement a check can see over HTTP, except those the slow probes serve."""
+    return [
+        r.id
+        for r in tines_spec.catalogue().requirements
+        if r.verification == "black-box" and r.id not in SLOW_REQUIREMENTS
+    ]
+
+
+def conformance_command() -> list[str]:
+    """The console script beside this interpreter (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("conformance")
+    found = str(beside) if beside.exists() else shutil.which("conformance")
+    if found is None:
+        sys.exit("the `conformance` command is not installed (pip install -e '.[dev]')")
+    return [found]
+
+
+def timed(label: str, arguments: list[str], report_dir: Path, env: dict[str, str]) -> Timed:
+    log = report_dir.with_suffix(".log")
+    command = [*conformance_command(), *arguments, "--report-dir", str(report_dir)]
+    print(f"timing {label} ...", flush=True)
+    with log.open("w", encoding="utf-8") as out:
+        started = time.perf_counter()
+        code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+        seconds = time.perf_counter() - started
+    if code not in (0, 1):
+        # 2 or 3: the run did not happen (usage, profile, unreachable); its figure means nothing.
+        print(log.read_text(encoding="utf-8")[-2000:], file=sys.stderr)
+        sys.exit(f"{label}: conformance exited {code}")
+    return Timed(label, seconds, code, log)
+
+
+def report(exit_timeout: float, full: Timed, fast: Timed) -> None:
+    full_ratio = full.seconds / exit_timeout
+    fast_ratio = fast.seconds / full.seconds
+    for run in (full, fast):
+        verdict = "every requirement passed" if run.exit_code == 0 else "some requirement FAILED"
+        print(f"{run.label}: {run.seconds:.1f} s wall time (exit {run.exit_code}: {verdict})")
+        if run.exit_code != 0:
+            tail = run.log.read_text(encoding="utf-8").splitlines()[-25:]
+            print("\n".join("    " + line for line in tail))
+    print(
+        f"full / exit timeout = {full.seconds:.1f} / {exit_timeout:g} = {full_ratio:.2f} "
+        f"(target <= {FULL_TARGET}: {'met' if full_ratio <= FULL_TARGET else 'NOT met'})"
+    )
+    print(
+        f"fast / full = {fast.seconds:.1f} / {full.seconds:.1f} = {fast_ratio:.2f} "
+        f"(target <= {FAST_TARGET}: {'met' if fast_ratio <= FAST_TARGET else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
