@@ -1,0 +1,146 @@
+"""Start-up, restart, SIGTERM and crash: what the reference keeps across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from reference_impl.app import build_app, build_runtime, shutdown
+from reference_impl.config import ServerConfig
+from reference_impl.fixtures import builtin_fixtures
+
+from .conftest import API_KEY, ServerProcess, wait_until
+
+
+def test_restart_sigterm_and_crash_keep_every_response_url(tmp_path: Path) -> None:
+    db = str(tmp_path / "data" / "runs.sqlite3")
+    first = ServerProcess(tmp_path, db, "--exit-timeout", "1")
+    finished = first.probe({"kept": True}, delay=1.2)
+    assert finished.status_code == 504
+    finished_url = finished.json()["response_url"]
+    assert wait_until(
+        lambda: first.client.get(finished_url), lambda r: r.status_code == 200, deadline=10
+    ).json() == {"kept": True}
+    in_flight = first.probe({"never": True}, delay=30)
+    assert in_flight.status_code == 504
+    in_flight_url = in_flight.json()["response_url"]
+    assert first.client.get(in_flight_url).status_code == 202
+    assert first.stop() == 0  # SIGTERM: a clean exit
+
+    # The same port: the response URLs the first process handed out name it.
+    port = urlsplit(first.base_url).port
+    second = ServerProcess(tmp_path, db, "--exit-timeout", "1", "--port", str(port), api_key=None)
+    try:
+        assert (
+            second.probe_url == first.probe_url
+        )  # the secret is the database's, not the process's
+        kept = second.client.get(finished_url)
+        assert (kept.status_code, kept.json()) == (200, {"kept": True})
+        assert kept.headers["x-tines-status"] == "data_received"
+        abandoned = second.client.get(in_flight_url)
+        assert abandoned.status_code == 410
+        assert abandoned.headers["x-tines-status"] == "error"
+        assert abandoned.json() == {"status": "abandoned", "response_url": in_flight_url}
+        # Without a key the Stories API refuses everyone, and says so at start-up.
+        assert second.client.get("/api/v1/stories/7981").status_code == 401
+        crashed = second.probe({"crash": True}, delay=30)
+        assert crashed.status_code == 504
+        crashed_url = crashed.json()["response_url"]
+    finally:
+        second.process.send_signal(signal.SIGKILL)
+        second.stop()
+    assert "no API key configured" in second.stderr_path.read_text()
+
+    third = ServerProcess(tmp_path, db, "--exit-timeout", "1", "--port", str(port))
+    try:
+        assert third.client.get(crashed_url).status_code == 410
+        assert third.client.get(finished_url).status_code == 200
+    finally:
+        assert third.stop() == 0
+    for log in tmp_path.glob("stderr-*.log"):
+        text = log.read_text()
+        assert API_KEY not in text
+        assert first.probe_url.rsplit("/", 1)[1] not in text  # no webhook secret in the logs
+        assert "Traceback" not in text
+
+
+def test_malformed_fixture_file_is_a_one_line_error(tmp_path: Path) -> None:
+    fixtures = tmp_path / "stories.yaml"
+    fixtures.write_text("stories:\n  - get: {id: 5}\n    webhook: {path: 'a b'}\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reference_impl",
+            "serve",
+            "--fixtures",
+            str(fixtures),
+            "--db",
+            ":memory:",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert str(fixtures) in lines[0]
+    assert "stories[0].webhook.path" in lines[0]
+
+
+async def poll_async(client: httpx.AsyncClient, url: str, deadline: float) -> httpx.Response:
+    ends = time.monotonic() + deadline
+    while (response := await client.get(url)).status_code == 202:
+        assert time.monotonic() < ends, "no data within the deadline"
+        await asyncio.sleep(0.05)
+    return response
+
+
+def test_in_memory_database_through_the_asgi_app() -> None:
+    config = ServerConfig(db=":memory:", exit_timeout=1, api_key=API_KEY)
+    runtime = build_runtime(config, builtin_fixtures())
+    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    url = runtime.webhook_url(probe, "http://testserver")
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=build_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.post(url, json={"exit": {"a": 1}})
+            assert (response.status_code, response.json()) == (200, {"a": 1})
+            timed_out = await client.post(url, json={"exit": 2, "delay_seconds": 1.3})
+            assert timed_out.status_code == 504
+            response_url = timed_out.json()["response_url"]
+            assert response_url.startswith(url + "/")
+            assert (await poll_async(client, response_url, 5)).json() == 2
+            story = await client.get("/api/v1/stories/8001", headers={"X-User-Token": API_KEY})
+            assert story.json()["id"] == 8001
+        await shutdown(runtime)
+
+    asyncio.run(scenario())
+
+
+def test_public_url_sets_the_absolute_urls() -> None:
+    config = ServerConfig(db=":memory:", exit_timeout=0.2, public_url="https://tines.example")
+    runtime = build_runtime(config, builtin_fixtures())
+    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=build_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            url = runtime.webhook_url(probe, "http://testserver")
+            response = await client.post(url, json={"exit": 1, "delay_seconds": 0.5})
+            assert response.status_code == 504
+            public = runtime.webhook_url(probe, "https://tines.example")
+            assert response.json()["response_url"].startswith(public + "/")
+        await shutdown(runtime)
+
+    asyncio.run(scenario())
