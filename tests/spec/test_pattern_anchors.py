@@ -7,8 +7,8 @@ pass as safe (WH-SAFE-001). The portable fix is in the schema, not the code: bou
 (`minLength`/`maxLength` 3 for a status) or say what may not occur anywhere
 (`"not": {"pattern": "[\\r\\n\\u0000]"}`) instead of relying on `$`.
 
-These cases are marked as expected failures, strictly, until spec/schemas/exit-payload.schema.json
-is fixed; the mark then fails the run as an unexpected pass and must be removed.
+The schemas therefore bound lengths and exclude forbidden characters anywhere; these cases keep
+them that way.
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ import pytest
 import tines_spec
 
 EXIT_PAYLOAD = "exit-payload.schema.json"
-SPEC_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="exit-payload.schema.json relies on `$`, which Python's re matches before a final LF",
-)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +28,6 @@ SPEC_BUG = pytest.mark.xfail(
         ("/$defs/headerValue", "value\n"),
     ],
 )
-@SPEC_BUG
 def test_a_trailing_newline_is_rejected(pointer: str, value: str) -> None:
     assert not tines_spec.validator(EXIT_PAYLOAD, pointer).is_valid(value)
 

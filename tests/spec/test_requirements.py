@@ -123,21 +123,9 @@ def test_quote_occurs_in_its_source_document(
     assert requirement.sentence in folded(seed_text(requirement.document))
 
 
-# Pointers that walk through a `$ref` (`.../responses/200` is a `$ref` to
-# `#/components/responses/ExitData`, so `.../responses/200/content/text~1csv` names nothing in the
-# file): a JSON pointer does not follow references. The fix is in the catalogue, pointing at
-# `openapi.yaml#/components/responses/ExitData/content/...`; these strict xfails then turn into
-# unexpected passes and must go.
-THROUGH_A_REF = pytest.mark.xfail(
-    strict=True, reason="the pointer walks through a $ref; point at the referenced object instead"
-)
-KNOWN_THROUGH_A_REF = {"WH-CT-001", "WH-CT-002", "WH-CT-003", "WH-CT-004"}
-
-ENCODINGS = [
-    pytest.param(r.id, pointer, marks=[THROUGH_A_REF] if r.id in KNOWN_THROUGH_A_REF else [])
-    for r in REQUIREMENTS
-    for pointer in r.encoded_by
-]
+# A JSON pointer does not follow `$ref`s: a pointer must name the referenced object itself
+# (`#/components/responses/ExitData/...`), not walk through `.../responses/200`.
+ENCODINGS = [(r.id, pointer) for r in REQUIREMENTS for pointer in r.encoded_by]
 
 
 def test_some_requirements_are_encoded() -> None:
