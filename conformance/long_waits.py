@@ -15,6 +15,7 @@ URL is known to be this run's and no other's.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 import weakref
 from collections import Counter
@@ -264,10 +265,10 @@ class _Answered:
     """The slow probes of one run (one client) that the burst must not disturb, each with an
     event set once its request has been answered.
 
-    A burst fills the target's run slots: a probe request that reaches the target during it gets
-    201 instead of its own answer, and so would the fast checks. So the burst waits for the first
-    of these answers, which comes a margin before the exit timeout: by then the timeout run is in
-    (it was sent with the just-under run) and the fast checks have had most of the exit timeout.
+    A burst fills the target's run slots: a timeout or just-under request that reached the target
+    during it would get 201 instead of its own answer. So the burst waits for the first of their
+    answers (the just-under's, a margin before the exit timeout): by then both runs are in, as
+    they were sent together.
     """
 
     def __init__(self) -> None:
@@ -299,6 +300,50 @@ class _Answered:
 
 
 _answered_by_client: weakref.WeakKeyDictionary[Any, _Answered] = weakref.WeakKeyDictionary()
+
+
+class _Demand:
+    """Whether a check of this run (this profile object) has asked for the burst's outcome yet.
+
+    The burst floods the target's run slots, and a fast check sending a probe meanwhile would get
+    201 where it expects its data. So the burst is started at session start but opens its flood
+    only once a check asks for its outcome: that check blocks until the burst is done, and the
+    checks run one at a time, so no fast check can be sending then. The check side runs on the
+    main thread and the burst on the scheduler's loop, hence the lock and `call_soon_threadsafe`.
+    """
+
+    def __init__(self) -> None:
+        self.demanded = False
+        self.waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    @classmethod
+    def of(cls, profile: Profile) -> _Demand:
+        key = id(profile)
+        with _demand_lock:
+            if key not in _demand_by_profile:
+                _demand_by_profile[key] = cls()
+                weakref.finalize(profile, _demand_by_profile.pop, key, None)
+            return _demand_by_profile[key]
+
+    def demand(self) -> None:
+        with _demand_lock:
+            self.demanded = True
+            waiter = self.waiter
+        if waiter is not None:
+            loop, event = waiter
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self) -> None:
+        event = asyncio.Event()
+        with _demand_lock:
+            if self.demanded:
+                return
+            self.waiter = (asyncio.get_running_loop(), event)
+        await event.wait()
+
+
+_demand_lock = threading.Lock()
+_demand_by_profile: dict[int, _Demand] = {}
 
 
 def outcome_of(
@@ -346,6 +391,7 @@ def burst_outcome(
     extra = hooks.exit_timeout_seconds + hooks.timing_margin_seconds
     if profile.limits.concurrency is not None:
         extra += profile.limits.concurrency.delay_seconds
+    _Demand.of(profile).demand()
     outcome: BurstOutcome | None = outcome_of(
         background, BURST, requirement_ids, outcome_deadline(profile, extra)
     )
@@ -400,13 +446,15 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
 async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutcome | None:
     """Open more simultaneous delayed runs than the target's limit, then find every run's data.
 
-    It starts once the first of the timeout and just-under probes has its answer (see
-    `_Answered`); the scheduler starts those before this one, so they are registered by now.
-    None when the profile has no `limits.concurrency` (the checks then skip for that reason).
+    The flood opens once a check asks for this outcome (see `_Demand`) and the first of the
+    timeout and just-under probes has its answer (see `_Answered`; the scheduler starts those
+    before this one, so they are registered by now). None when the profile has no
+    `limits.concurrency` (the checks then skip for that reason).
     """
     settings = profile.limits.concurrency
     if settings is None:
         return None
+    await _Demand.of(profile).wait()
     await _Answered.of(client).first(profile.safety.request_timeout_seconds)
     sent = min(settings.burst, profile.safety.max_in_flight)
     delay = settings.delay_seconds

@@ -8,6 +8,7 @@ fail naming its requirement; the correct behaviour must pass. No server, no wait
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance import long_waits
 from conformance.background import Scheduler
 from conformance.checks import test_limits as limit_checks
 from conformance.checks import test_response_url as rurl_checks
@@ -468,6 +470,37 @@ def _marked(check: Callable[..., None]) -> set[str]:
     return {rid for mark in getattr(check, "pytestmark", []) for rid in mark.args}
 
 
+class EchoClient:
+    """An AsyncTargetClient stand-in whose probe runs answer 200 with their payload at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def probe(self, exit: Any, delay_seconds: float = 0.0) -> Exchange:
+        self.sent.append(exit)
+        return exchange(200, exit, method="POST")
+
+
+def test_burst_floods_only_once_a_check_asks_for_it(profile: Profile) -> None:
+    """While the fast checks run nobody asks for the burst, so it must not send anything."""
+    client = EchoClient()
+
+    async def scenario() -> BurstOutcome | None:
+        burst = asyncio.ensure_future(long_waits.probe_burst(client, profile))  # type: ignore[arg-type]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(burst), 0.2)
+        assert client.sent == []
+        # What a burst check does: ask for the outcome (here a fake answers it with None).
+        fake = FakeBackground(concurrency_burst=None)
+        assert long_waits.burst_outcome(fake, profile, ["WH-CONC-001"]) is None
+        return await asyncio.wait_for(burst, 5)
+
+    outcome = asyncio.run(scenario())
+    assert outcome is not None
+    assert len(client.sent) == outcome.sent == 4
+    assert account_burst(outcome.runs).complete
+
+
 # ------------------------------------------------- end to end: the real probes, the real reference
 
 READY = "reference-impl listening on "
@@ -518,12 +551,13 @@ def test_every_slow_check_passes_against_the_reference(reference: Profile) -> No
     recorded: dict[str, object] = {}
     try:
         assert set(scheduler.started) == {TIMEOUT, JUST_UNDER, BURST}
+        # The burst floods only when asked for (no fast check runs then); ask first.
+        for burst_check in BURST_CHECKS:
+            burst_check(scheduler, reference, recorded.__setitem__)
         for check in TIMEOUT_CHECKS:
             check(scheduler, reference)
         timeout_checks.test_just_under_the_timeout_returns_the_data(scheduler, reference)
         rurl_checks.test_unknown_response_id_is_not_found(scheduler, reference, target)
-        for burst_check in BURST_CHECKS:
-            burst_check(scheduler, reference, recorded.__setitem__)
     finally:
         target.close()
         scheduler.stop()
