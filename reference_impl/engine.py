@@ -21,6 +21,7 @@ exit event's write is committed, so whoever answers with it answers with durable
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import secrets
@@ -132,6 +133,10 @@ class Engine:
         self._stories = {g.story_id: _StoryState(g) for g in graphs}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # Event IDs need to be unique, not secret: a per-process random prefix and a counter
+        # spare the hot path an urandom call per event.
+        self._event_prefix = secrets.token_hex(8)
+        self._event_count = itertools.count(1)
         # Built once: the single-pill `META` context is the same for every run of a story.
         self._meta = {
             g.story_id: {"story": {"id": g.story_id, "name": g.name, "is_test": g.is_test}}
@@ -216,7 +221,7 @@ class Engine:
             log.warning("action %s (%s) failed: %s", action.id, action.name, exc)
             return
         state.not_working.discard(action.id)
-        event_id = new_id()
+        event_id = f"{self._event_prefix}{next(self._event_count):08x}"
         is_exit = action.kind == "exit"
         written = self._store.record_event(
             event_id, handle.run_id, str(action.id), emitted, result=is_exit

@@ -138,36 +138,44 @@ class RunStore:
     def _apply(self, batch: list[tuple[_Write, Future[Any]]]) -> None:
         # A waiter may give up (asyncio cancels the future it wrapped); the write still happens,
         # only its result goes nowhere. Marking the futures running first closes that race.
-        waiting = {id(future) for _, future in batch if future.set_running_or_notify_cancel()}
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        waiting = [(w, f, f.set_running_or_notify_cancel()) for w, f in batch]
         with self._write_lock:
-            conn = self._writer_conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                for write, future in batch:
+                results = self._transaction([(w, f) for w, f, _ in waiting])
+            except sqlite3.Error:
+                # One bad write must not take the rest of the batch down with it: the batch is
+                # replayed one write per transaction, so only the bad one fails. (Savepoints per
+                # write would do it too, at two extra statements per write on the hot path.)
+                results = []
+                for write, future, _ in waiting:
                     try:
-                        conn.execute("SAVEPOINT one")
-                        value = write(conn)
-                        conn.execute("RELEASE one")
-                        results.append((future, value, None))
+                        results += self._transaction([(write, future)])
                     except sqlite3.Error as exc:
-                        # One bad write must not take the rest of the batch down with it.
-                        conn.execute("ROLLBACK TO one")
-                        conn.execute("RELEASE one")
                         results.append((future, None, exc))
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                log.error("run store: a batch of %d writes failed: %s", len(batch), exc)
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                results = [(future, None, exc) for _, future in batch]
-        for future, value, error in results:
-            if id(future) not in waiting:
+        for (future, value, error), (_, _, alive) in zip(results, waiting, strict=True):
+            if not alive:
                 continue
             if error is None:
                 future.set_result(value)
             else:
                 future.set_exception(error)
+
+    def _transaction(
+        self, writes: list[tuple[_Write, Future[Any]]]
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """Apply writes in one transaction and commit; on an error, roll back and raise it."""
+        conn = self._writer_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results: list[tuple[Future[Any], Any, BaseException | None]] = [
+                (future, write(conn), None) for write, future in writes
+            ]
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
 
     def _submit(self, write: _Write) -> Future[Any]:
         future: Future[Any] = Future()
