@@ -519,7 +519,8 @@ def benchmark(args: argparse.Namespace) -> bool:
         print(
             f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s after {args.warmup} s "
             f"of warm-up, {args.rounds} round(s); servers on CPU {server_cpus or 'any'}, "
-            f"wrk on CPU {wrk_cpus or 'any'}"
+            f"wrk on CPU {wrk_cpus or 'any'}; load average before: "
+            + " ".join(f"{load:.2f}" for load in os.getloadavg())
         )
         reference = stack.enter_context(
             server(pinned(reference_command, server_cpus), env, tmp / "reference.log", "reference")
