@@ -10,6 +10,11 @@ dataclass) so that a check can fail with the evidence. The one piece of judgemen
 
 Each probe sends a unique exit payload (a token per request), so that data returned by a response
 URL is known to be this run's and no other's.
+
+The burst is the one probe that disturbs others: while it fills the target's run slots, any other
+probe request would be answered 201. So it opens its flood only once a check asks for its outcome
+(the checks run one at a time, so none is sending then) and once the timeout and just-under runs
+are in (`_Demand`, `_Answered`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ __all__ = [
     "BurstAccount",
     "BurstOutcome",
     "JustUnderOutcome",
+    "Mixup",
+    "OutcomeSource",
     "RunTrace",
     "TimeoutOutcome",
     "account_burst",
