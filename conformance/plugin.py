@@ -53,6 +53,7 @@ from conformance.reporting.outcomes import (
     judge_all,
     run_outcome,
 )
+from conformance.reporting.plan import plan_check, render_plan, requirement_ids
 from conformance.reporting.summary import write_summary_json
 from conformance.reporting.table import render_table
 from conformance.result import CheckFailure
@@ -61,7 +62,7 @@ CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 MARKER = "requirement"
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-HYPOTHESIS_PROFILE = "tines-conformance"
+HYPOTHESIS_PROFILE = "conformance-run"
 _ALLURE_SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
 
@@ -338,13 +339,6 @@ def _arm_deadline(state: RunState) -> None:
 # ----------------------------------------------------------------------------- collection
 
 
-def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
-    ids: list[str] = []
-    for mark in item.iter_markers(MARKER):
-        ids.extend(str(a) for a in mark.args if str(a) not in ids)
-    return tuple(ids)
-
-
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
@@ -417,80 +411,17 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
-    """The dry run's plan: each check, its requirement IDs, operations and most requests."""
-    lines = [
-        f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
-        "nothing will be sent",
-        "",
-    ]
-    total = 0
-    unbounded = 0
-    for item in items:
-        ids = requirement_ids(item)
-        most = max_requests(item, state.max_examples)
-        if most is None:
-            unbounded += 1
-        else:
-            total += most
-        lines.append(item.nodeid)
-        lines.append(f"    requirements: {', '.join(ids) or '(none)'}")
-        lines.append(f"    operations:   {', '.join(operations(item)) or '(none declared)'}")
-        lines.append(f"    most requests: {most if most is not None else 'not declared'}")
+    """The dry run's plan (see `conformance.reporting.plan`)."""
     probes = state.scheduler.plan(state.selected_ids, state.include_limit_test)
-    if probes:
-        lines += ["", "background probes, started together before the first check:"]
-        for probe in probes:
-            lines.append(f"    {probe.name}: {', '.join(sorted(probe.requirement_ids))}")
-    lines += [
-        "",
-        f"{len(items)} checks; at most {total} requests from the checks that declare a bound"
-        + (f", {unbounded} without a declared bound" if unbounded else "")
-        + f"; max {state.profile.safety.max_requests_per_second:g} requests/s, "
-        f"{state.profile.safety.max_in_flight} in flight",
-    ]
-    return lines
-
-
-def max_requests(item: pytest.Item, max_examples: int) -> int | None:
-    declared: int | None = None
-    for mark in item.iter_markers(MARKER):
-        if "max_requests" in mark.kwargs:
-            declared = int(mark.kwargs["max_requests"])
-            break
-    if declared is None:
-        return None
-    function = getattr(item, "obj", None)
-    if getattr(function, "is_hypothesis_test", False):
-        return declared * max_examples
-    return declared
-
-
-def operations(item: pytest.Item) -> list[str]:
-    """Operations named by the marker, then those the requirements' `encoded_by` points at."""
-    found: list[str] = []
-    for mark in item.iter_markers(MARKER):
-        found.extend(str(op) for op in mark.kwargs.get("operations", ()) if op not in found)
-    catalogue = tines_spec.catalogue()
-    for rid in requirement_ids(item):
-        for pointer in catalogue[rid].encoded_by:
-            name = _operation_of(pointer)
-            if name and name not in found:
-                found.append(name)
-    return found
-
-
-def _operation_of(pointer: str) -> str | None:
-    """`openapi.yaml#/paths/~1webhook~1{path}~1{secret}/post/...` -> `POST /webhook/{path}/...`."""
-    document, _, fragment = pointer.partition("#")
-    if not document.startswith("openapi"):
-        return None
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in fragment.strip("/").split("/")]
-    if len(parts) >= 2 and parts[0] == "paths":
-        method = parts[2].upper() if len(parts) >= 3 else "ANY"
-        return f"{method} {parts[1]}"
-    if len(parts) >= 3 and parts[1] == "x-probe-contract":
-        return f"the {parts[2]} story"
-    return None
+    return render_plan(
+        [plan_check(item, state.max_examples) for item in items],
+        header=f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
+        "nothing will be sent",
+        probes=[(probe.name, tuple(probe.requirement_ids)) for probe in probes],
+        max_examples=state.max_examples,
+        rate=state.profile.safety.max_requests_per_second,
+        in_flight=state.profile.safety.max_in_flight,
+    )
 
 
 def _start_background(session: pytest.Session, state: RunState) -> None:

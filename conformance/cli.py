@@ -1,0 +1,279 @@
+"""`conformance run / demo / requirements`: parse, call the library, map outcomes to exit codes.
+
+Exit codes of `conformance run` (and of `demo`, which ends with one):
+0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
+2 a usage or profile error (one line naming the file and the field); 3 the target cannot be
+reached (one line naming the URL and why); 130 the run was interrupted or hit its deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tines_spec
+from conformance import __version__
+from conformance.errors import ConformanceError, UsageError
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: Path
+    report_dir: Path = Path("reports")
+    levels: str = "must,should,may"
+    only: tuple[str, ...] = ()
+    max_examples: int = 10
+    seed: int | None = None
+    include_limit_test: bool = False
+    dry_run: bool = False
+    checks: Path | None = None
+    pytest_args: tuple[str, ...] = ()
+
+
+def _fail(message: str) -> None:
+    print(f"conformance: {message}", file=sys.stderr)
+
+
+def pytest_arguments(options: RunOptions) -> list[str]:
+    """The pytest command line of a run: the plugin's options, the reports, the checks."""
+    from conformance.plugin import CHECKS_DIR
+
+    args = [
+        "-p",
+        "no:cacheprovider",
+        # The CLI imported `conformance` before pytest could rewrite its asserts; it has none.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        f"--conformance-profile={options.profile}",
+        f"--conformance-report-dir={options.report_dir}",
+        f"--conformance-levels={options.levels}",
+        f"--conformance-max-examples={options.max_examples}",
+        # Checks may add evidence with record_property; xunit1 keeps those properties valid.
+        "-o",
+        "junit_family=xunit1",
+        "--rootdir",
+        str((options.checks or CHECKS_DIR).parent),
+    ]
+    args += [f"--conformance-only={rid}" for rid in options.only]
+    if options.seed is not None:
+        args.append(f"--hypothesis-seed={options.seed}")
+    if options.include_limit_test:
+        args.append("--conformance-include-limit-test")
+    if options.dry_run:
+        args += ["--conformance-dry-run", "-q"]
+    else:
+        args.append(f"--junitxml={options.report_dir / 'junit.xml'}")
+        if _allure_installed():
+            args.append(f"--alluredir={options.report_dir / 'allure-results'}")
+    args += list(options.pytest_args)
+    args.append(str(options.checks or CHECKS_DIR))
+    return args
+
+
+def _allure_installed() -> bool:
+    try:
+        import allure_pytest  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def preflight(options: RunOptions) -> None:
+    """What can be judged before pytest starts, so that it is one clean line, not pytest's."""
+    from conformance.http import TargetClient, ensure_reachable
+    from conformance.plugin import parse_levels, unknown_ids
+    from conformance.profile import load_profile
+
+    try:
+        parse_levels(options.levels)
+    except ValueError as exc:
+        raise UsageError(f"--levels: {exc}") from None
+    missing = unknown_ids(list(options.only))
+    if missing:
+        raise UsageError(
+            f"unknown requirement ID {', '.join(missing)} in --only "
+            "(`conformance requirements` lists them)"
+        )
+    if options.max_examples < 1:
+        raise UsageError("--max-examples must be at least 1")
+    if options.checks is not None and not options.checks.exists():
+        raise UsageError(f"--checks: {options.checks} does not exist")
+    profile = load_profile(options.profile)
+    if options.dry_run:
+        return
+    profile.api_key()
+    with TargetClient(profile, "preflight") as client:
+        ensure_reachable(client)
+
+
+class _Outcome:
+    """A pytest plugin object that keeps the conformance plugin's state once the session ends."""
+
+    def __init__(self) -> None:
+        self.state: Any = None
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        from conformance.plugin import state_of
+
+        self.state = state_of(session.config)
+
+
+def run(options: RunOptions) -> int:
+    import pytest
+
+    from conformance.errors import TargetUnreachable
+
+    try:
+        preflight(options)
+    except TargetUnreachable as exc:
+        _fail(str(exc))
+        return EXIT_UNREACHABLE
+    except ConformanceError as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
+    recorder = _Outcome()
+    code = pytest.main(pytest_arguments(options), plugins=[recorder])
+    return exit_code(int(code), recorder.state)
+
+
+def exit_code(pytest_code: int, state: Any) -> int:
+    """The documented exit code from pytest's and the plugin's view of the run."""
+    if state is None or state.aborted:
+        # The plugin stopped the session before it ran (pytest.exit with our code), or pytest
+        # itself refused the command line.
+        if pytest_code in (EXIT_USAGE, EXIT_UNREACHABLE):
+            return pytest_code
+        return EXIT_USAGE if pytest_code in (4, 5) else EXIT_FAILED
+    if state.dry_run:
+        return EXIT_PASSED if pytest_code == 0 else EXIT_USAGE
+    if state.summary is None:
+        return EXIT_FAILED
+    if state.summary.outcome == "interrupted":
+        return EXIT_INTERRUPTED
+    if state.summary.outcome == "failed" or pytest_code not in (0, 5):
+        return EXIT_FAILED
+    return EXIT_PASSED
+
+
+def list_requirements(as_json: bool, levels: str | None) -> int:
+    from conformance.plugin import parse_levels
+
+    catalogue = tines_spec.catalogue()
+    try:
+        wanted = parse_levels(levels) if levels else tines_spec.LEVELS
+    except ValueError as exc:
+        _fail(f"--level: {exc}")
+        return EXIT_USAGE
+    requirements = catalogue.at_levels(wanted)
+    if as_json:
+        rows = [
+            {
+                "id": r.id,
+                "level": r.level,
+                "title": r.title,
+                "verification": r.verification,
+                "needs": r.needs,
+            }
+            for r in requirements
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_PASSED
+    width = max((len(r.id) for r in requirements), default=2)
+    for r in requirements:
+        print(f"{r.id:<{width}}  {r.level:<6}  {r.title}")
+    print(f"{len(requirements)} requirements (spec {catalogue.spec_version})")
+    return EXIT_PASSED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Check a target against the Tines Workflows-as-APIs and Stories Get contract.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run_parser = commands.add_parser("run", help="run the suite against the profile's target")
+    run_parser.add_argument("--profile", required=True, type=Path, metavar="FILE")
+    run_parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    run_parser.add_argument(
+        "--levels", default="must,should,may", help="comma-separated (default: all)"
+    )
+    run_parser.add_argument(
+        "--only", action="append", default=[], metavar="ID", help="repeatable; one requirement"
+    )
+    run_parser.add_argument("--max-examples", type=int, default=10, metavar="N")
+    run_parser.add_argument("--seed", type=int, default=None, metavar="N")
+    run_parser.add_argument("--include-limit-test", action="store_true")
+    run_parser.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    run_parser.add_argument(
+        "--checks",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a directory or file of checks to run instead of the built-in ones",
+    )
+
+    req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
+    req_parser.add_argument("--json", action="store_true")
+    req_parser.add_argument("--level", default=None, help="comma-separated levels to list")
+
+    demo_parser = commands.add_parser(
+        "demo", help="start the reference server and run the whole suite against it"
+    )
+    demo_parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    demo_parser.add_argument("--exit-timeout", type=float, default=3.0, metavar="S")
+    demo_parser.add_argument("--max-examples", type=int, default=10, metavar="N")
+    demo_parser.add_argument("--seed", type=int, default=None, metavar="N")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line usage error
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_PASSED
+    try:
+        if args.command == "requirements":
+            return list_requirements(args.json, args.level)
+        if args.command == "demo":
+            from conformance.demo import run_demo
+
+            return run_demo(
+                report_dir=args.report_dir,
+                exit_timeout=args.exit_timeout,
+                max_examples=args.max_examples,
+                seed=args.seed,
+            )
+        return run(
+            RunOptions(
+                profile=args.profile,
+                report_dir=args.report_dir,
+                levels=args.levels,
+                only=tuple(args.only),
+                max_examples=args.max_examples,
+                seed=args.seed if args.seed is not None else random.randrange(2**32),
+                include_limit_test=args.include_limit_test,
+                dry_run=args.dry_run,
+                checks=args.checks,
+            )
+        )
+    except ConformanceError as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED

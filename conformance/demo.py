@@ -1,0 +1,160 @@
+"""`conformance demo`: the reference server as a subprocess, and the whole suite against it.
+
+The suite never imports `reference_impl` (it must be as good against any server), so the demo
+drives it through its command line: `python -m reference_impl serve --port 0 ... --profile-out`,
+with a fresh random API key in the environment, waits for its ready line, runs the suite with the
+limit test included against the profile it wrote, and stops it with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from conformance.errors import ConformanceError
+from conformance.redaction import redact, register_secret
+
+API_KEY_ENV = "TINES_API_KEY"
+READY = re.compile(r"reference-impl listening on (https?://\S+)")
+START_DEADLINE_SECONDS = 30.0
+STOP_DEADLINE_SECONDS = 10.0
+MAX_CONCURRENT_RUNS = 4
+
+
+class ReferenceFailedToStart(ConformanceError):
+    pass
+
+
+class _OutputPump:
+    """Drains the server's output (a full pipe would stall it) into a log, and spots the ready
+    line."""
+
+    def __init__(self, stream: IO[str], log_path: Path) -> None:
+        self.ready = threading.Event()
+        self.base_url: str | None = None
+        self.tail: list[str] = []
+        self._stream = stream
+        self._log_path = log_path
+        self._thread = threading.Thread(target=self._pump, name="reference-output", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._log_path.open("w", encoding="utf-8") as log:
+            for line in self._stream:
+                cleaned = redact(line)
+                log.write(cleaned)
+                log.flush()
+                self.tail = [*self.tail[-9:], cleaned.rstrip()]
+                match = READY.search(line)
+                if match and not self.ready.is_set():
+                    self.base_url = match.group(1)
+                    self.ready.set()
+        self.ready.set()  # the stream ended: the server is gone, whoever waits must look
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+@contextmanager
+def reference_server(
+    workdir: Path, exit_timeout: float, log_path: Path
+) -> Iterator[tuple[str, Path]]:
+    """Start the reference, yield (base URL, profile path), stop it with SIGTERM."""
+    api_key = secrets.token_urlsafe(24)
+    register_secret(api_key)
+    os.environ[API_KEY_ENV] = api_key
+    profile_path = workdir / "profile.yaml"
+    command = [
+        sys.executable,
+        "-m",
+        "reference_impl",
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        str(workdir / "runs.sqlite3"),
+        "--exit-timeout",
+        f"{exit_timeout:g}",
+        "--max-concurrent-runs",
+        str(MAX_CONCURRENT_RUNS),
+        "--profile-out",
+        str(profile_path),
+    ]
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
+        command,
+        env={**os.environ, API_KEY_ENV: api_key},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    assert process.stdout is not None
+    pump = _OutputPump(process.stdout, log_path)
+    try:
+        if not pump.ready.wait(START_DEADLINE_SECONDS) or pump.base_url is None:
+            tail = " | ".join(pump.tail[-3:]) or "no output"
+            raise ReferenceFailedToStart(
+                f"the reference server did not start within {START_DEADLINE_SECONDS:g} s: {tail}"
+            )
+        if not profile_path.is_file():  # the reference writes it before it listens
+            raise ReferenceFailedToStart(f"the reference server wrote no profile to {profile_path}")
+        yield pump.base_url, profile_path
+    finally:
+        _stop(process)
+        pump.join(STOP_DEADLINE_SECONDS)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(STOP_DEADLINE_SECONDS)
+
+
+def run_demo(
+    *,
+    report_dir: Path = Path("reports"),
+    exit_timeout: float = 3.0,
+    max_examples: int = 10,
+    seed: int | None = None,
+) -> int:
+    from conformance.cli import RunOptions, run
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="conformance-demo-") as tmp:
+        log_path = report_dir / "reference-server.log"
+        try:
+            with reference_server(Path(tmp), exit_timeout, log_path) as (base_url, profile):
+                print(f"conformance demo: reference server at {base_url} (log: {log_path})")
+                code = run(
+                    RunOptions(
+                        profile=profile,
+                        report_dir=report_dir,
+                        max_examples=max_examples,
+                        seed=seed,
+                        include_limit_test=True,
+                    )
+                )
+        except ReferenceFailedToStart as exc:
+            print(f"conformance: {exc}", file=sys.stderr)
+            return 3
+    print(f"conformance demo: exit {code} after {time.monotonic() - started:.1f} s")
+    return code

@@ -1,0 +1,312 @@
+"""`conformance` as a user meets it: exit codes, one-line errors, reports, dry run, Ctrl-C.
+
+Errors found before pytest starts (profile, IDs, reachability) are tested in-process through
+`cli.main`; runs go through a child process against a fake target, with a small check selection
+written for the test (the framework is under test here, not the real checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conformance import cli
+from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
+
+SAMPLE_CHECKS = """
+import pytest
+from conformance.verify import expect_status, json_body
+
+
+@pytest.mark.requirement("STORY-GET-001", max_requests=1)
+def test_story_is_json(target, profile):
+    exchange = target.get_story(profile.stories.ids[0])
+    expect_status(exchange, 200, "STORY-GET-001")
+    json_body(exchange, "STORY-GET-001")
+
+
+@pytest.mark.requirement("WH-BODY-001", max_requests=1)
+def test_probe_echoes(target):
+    exchange = target.probe({"hello": "world"})
+    expect_status(exchange, 200, "WH-BODY-001")
+"""
+
+SLOW_CHECK = """
+import pytest
+
+
+@pytest.mark.requirement("STORY-GET-001", max_requests=1)
+def test_waits_on_a_slow_target(target, profile):
+    target.request("GET", profile.target.base_url + "/slow", timeout=100)
+"""
+
+
+def write_checks(directory: Path, source: str) -> Path:
+    checks = directory / "checks"
+    checks.mkdir(exist_ok=True)
+    (checks / "test_sample.py").write_text(source, encoding="utf-8")
+    return checks
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_unreachable_target_exits_3_with_one_line(
+    profiles: Profiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    profile = profiles.write(url)
+    code, _, err = main(capsys, "run", "--profile", str(profile), "--report-dir", str(tmp_path))
+    assert code == 3
+    assert err.strip() == f"conformance: cannot reach {url} : connection refused"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("target: [unclosed\n", "line 2, column 1: invalid YAML"),
+        (
+            "target: {base_url: 'http://x', api_key_env: K}\nstories: {ids: [1], missing_id: 2}\n"
+            "webhooks: {probe_url: 'ftp://x/y'}\n",
+            "webhooks.probe_url: 'ftp://x/y' does not match",
+        ),
+        (
+            "target: {base_url: 'http://x', api_key_env: K}\nwebhooks: {probe_url: 'http://x'}\n",
+            "stories: 'stories' is a required property",
+        ),
+    ],
+)
+def test_malformed_profile_exits_2_naming_file_and_field(
+    tmp_path: Path, content: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "broken.yaml"
+    profile.write_text(content, encoding="utf-8")
+    code, _, err = main(capsys, "run", "--profile", str(profile))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"conformance: {profile}: ")
+    assert expected in lines[0]
+
+
+def test_missing_api_key_variable_exits_2_before_any_request(
+    fake_target: FakeTarget,
+    profiles: Profiles,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    monkeypatch.delenv("CONFORMANCE_FRAMEWORK_TEST_KEY")
+    code, _, err = main(capsys, "run", "--profile", str(profile))
+    assert code == 2
+    assert "CONFORMANCE_FRAMEWORK_TEST_KEY is not set" in err
+    assert fake_target.requests == 0
+
+
+def test_unknown_only_id_exits_2_naming_it(
+    fake_target: FakeTarget, profiles: Profiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    code, _, err = main(capsys, "run", "--profile", str(profile), "--only", "WH-NOPE-999")
+    assert code == 2
+    assert "WH-NOPE-999" in err
+    assert len(err.strip().splitlines()) == 1
+    assert fake_target.requests == 0
+
+
+def test_unknown_only_id_through_plain_pytest_is_a_usage_error(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    """`pytest --conformance-profile` refuses a typo too: never a silent empty run."""
+    profile = profiles.write(fake_target.base_url)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--conformance-profile={profile}",
+            "--conformance-only=WH-NOPE-999",
+            str(write_checks(tmp_path, SAMPLE_CHECKS)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "WH-NOPE-999" in result.stderr
+    no_traceback(result)
+
+
+def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    fake_target.mode = "garbage"
+    profile = profiles.write(fake_target.base_url)
+    reports = tmp_path / "reports"
+    checks = write_checks(tmp_path, SAMPLE_CHECKS)
+    result = run_cli(
+        "run", "--profile", str(profile), "--report-dir", str(reports), "--checks", str(checks)
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    no_traceback(result)
+    summary = json.loads((reports / "summary.json").read_text())
+    verdicts = {r["id"]: r for r in summary["requirements"]}
+    assert summary["outcome"] == "failed"
+    assert verdicts["STORY-GET-001"]["status"] == "failed"
+    assert "not JSON" in verdicts["STORY-GET-001"]["reason"]
+    assert verdicts["WH-BODY-001"]["status"] == "passed"
+    assert verdicts["STORY-FIELD-013"]["status"] == "untested"  # not-black-box, with its why
+    assert verdicts["STORY-FIELD-013"]["reason"]
+    assert summary["seed"] is not None
+    assert summary["requests_sent"] >= 3  # the preflight GET, then the two checks
+    for name in ("summary.json", "summary.md", "junit.xml"):
+        text = (reports / name).read_text()
+        assert profiles.api_key not in text, name
+        assert profiles.webhook_secret not in text, name
+    assert profiles.api_key not in result.stdout + result.stderr
+    assert profiles.webhook_secret not in result.stdout + result.stderr
+    junit = (reports / "junit.xml").read_text()
+    assert 'name="requirement" value="STORY-GET-001"' in junit
+    assert "reproduce: curl" in junit
+    assert "FAIL" in (reports / "summary.md").read_text()
+    # Every request carried the run's ID and the suite's User-Agent.
+    for seen in fake_target.seen:
+        assert seen["headers"]["x-conformance-run-id"] == summary["run_id"] or (
+            seen["headers"]["x-conformance-run-id"] == "preflight"
+        )
+        assert seen["headers"]["user-agent"].startswith("tines-conformance/")
+
+
+def test_passing_run_exits_0(fake_target: FakeTarget, profiles: Profiles, tmp_path: Path) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, SAMPLE_CHECKS)
+    result = run_cli(
+        "run",
+        "--profile",
+        str(profile),
+        "--report-dir",
+        str(tmp_path / "r"),
+        "--checks",
+        str(checks),
+        "--levels",
+        "must",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["levels"] == ["MUST"]
+    assert {r["level"] for r in summary["requirements"]} == {"MUST"}
+    assert "outcome: passed" in result.stdout
+
+
+def test_dry_run_sends_nothing_and_prints_the_plan(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, SAMPLE_CHECKS)
+    result = run_cli("run", "--profile", str(profile), "--checks", str(checks), "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_sample.py::test_story_is_json" in result.stdout
+    assert "requirements:  STORY-GET-001" in result.stdout
+    assert "GET /api/v1/stories/{story_id}" in result.stdout
+    assert "most requests: 1" in result.stdout
+    assert fake_target.requests == 0
+
+
+def test_requirements_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = main(capsys, "requirements", "--level", "must")
+    assert code == 0
+    assert "STORY-GET-001" in out
+    assert all(" MUST " in line for line in out.splitlines()[:-1])
+    code, out, _ = main(capsys, "requirements", "--json")
+    rows = json.loads(out)
+    assert {"id", "level", "title"} <= set(rows[0])
+    assert len({row["level"] for row in rows}) >= 2
+    code, _, err = main(capsys, "requirements", "--level", "sometimes")
+    assert code == 2
+    assert "SOMETIMES" in err
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = main(capsys, "run")
+    assert code == 2
+    assert "--profile" in err
+
+
+def _interrupted_run(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path, **safety: float
+) -> tuple[subprocess.Popen[str], Path]:
+    profile = profiles.write(fake_target.base_url, safety=dict(safety))
+    checks = write_checks(tmp_path, SLOW_CHECK)
+    reports = tmp_path / "reports"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--profile",
+            str(profile),
+            "--report-dir",
+            str(reports),
+            "--checks",
+            str(checks),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    return process, reports
+
+
+def test_sigint_ends_the_run_quickly_with_a_partial_report(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    process, reports = _interrupted_run(fake_target, profiles, tmp_path)
+    try:
+        assert fake_target.slow_started.wait(30), "the slow check never reached the target"
+        interrupted_at = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        took = time.monotonic() - interrupted_at
+    finally:
+        process.kill()
+    assert process.returncode == 130, out + err
+    assert took < 5
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted"
+    verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")
+    assert verdict["status"] == "untested"
+    assert "interrupted" in verdict["reason"]
+
+
+def test_run_deadline_ends_the_run_as_interrupted(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    process, reports = _interrupted_run(fake_target, profiles, tmp_path, run_deadline_seconds=3)
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, out + err
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted"
+    verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")
+    assert "deadline" in verdict["reason"]
