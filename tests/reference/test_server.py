@@ -82,7 +82,7 @@ def test_seed_csv_example(server: ServerProcess) -> None:
 
 def test_seed_timeout_example_and_the_response_url(server: ServerProcess) -> None:
     payload = {"status": 201, "body": {"late": True}}
-    response = server.probe(payload, delay=1.5)
+    response = server.probe(payload, delay=2.3)
     assert response.status_code == 504
     body = response.json()
     assert body["limit_reached"] == "time"
@@ -109,7 +109,7 @@ def test_seed_timeout_example_and_the_response_url(server: ServerProcess) -> Non
 
 def test_response_url_of_no_run_or_wrong_secret_is_404(server: ServerProcess) -> None:
     assert_error(server.client.get(server.probe_url + "/0123abcd"), 404, webhook=True)
-    response = server.probe(1, delay=1.2)
+    response = server.probe(1, delay=2.1)
     url = response.json()["response_url"]
     wrong_secret = url.replace(urlsplit(server.probe_url).path.split("/")[3], "0" * 32)
     assert_error(server.client.get(wrong_secret), 404, webhook=True)
@@ -250,7 +250,7 @@ def test_burst_beyond_the_limit_gets_201_and_no_run_is_lost(server: ServerProces
     with ThreadPoolExecutor(len(exits)) as pool:
         responses = list(pool.map(lambda e: server.probe(e, delay=0.6), exits))
     statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {200, 201}, statuses
+    assert set(statuses) <= {200, 201}, statuses  # 0.6 s runs: none reaches the 2 s timeout
     assert statuses.count(201) >= len(exits) - 2 - 1, statuses  # 2 slots; one may free in time
     received = [r.json() for r in responses if r.status_code == 200]
     for response in responses:
