@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from reference_impl.app import build_app, build_runtime, shutdown
 from reference_impl.config import ServerConfig
@@ -144,3 +145,31 @@ def test_public_url_sets_the_absolute_urls() -> None:
         await shutdown(runtime)
 
     asyncio.run(scenario())
+
+
+def test_an_unexpected_fault_is_a_json_500_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = ServerConfig(db=":memory:", exit_timeout=1, api_key=API_KEY)
+    runtime = build_runtime(config, builtin_fixtures())
+    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+
+    def broken_submit(story_id: int, event: object) -> None:
+        raise RuntimeError("engine fault with a detail the client must not see")
+
+    monkeypatch.setattr(runtime.engine, "submit", broken_submit)
+
+    async def scenario() -> httpx.Response:
+        transport = httpx.ASGITransport(app=build_app(runtime), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.post(
+                runtime.webhook_url(probe, "http://testserver"), json={"exit": 1}
+            )
+        await shutdown(runtime)
+        return response
+
+    response = asyncio.run(scenario())
+    assert response.status_code == 500
+    assert response.json() == {"errors": [{"message": "internal server error"}]}
+    assert response.headers["x-tines-status"] == "error"
+    assert "detail" not in response.text

@@ -215,6 +215,15 @@ def test_binary_body_and_content_disposition(server: ServerProcess) -> None:
     assert response.headers["content-disposition"] == "attachment; filename=report.pdf"
 
 
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_content_statuses_send_no_body(server: ServerProcess, status: int) -> None:
+    response = server.probe({"status": status, "headers": {"X-Kept": "1"}, "body": {"a": 1}})
+    assert response.status_code == status
+    assert response.content == b""
+    assert response.headers["x-kept"] == "1"
+    assert response.headers["x-tines-status"] == "data_received"
+
+
 # ---------------------------------------------------------------------------- bad input
 def test_malformed_input_gets_a_json_4xx(server: ServerProcess) -> None:
     client = server.client
