@@ -18,9 +18,9 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     id_width = max((len(r.id) for r in summary.requirements), default=2)
     fixed = 8 + 1 + id_width + 1 + 6 + 1
     detail = max(20, width - fixed)
-    lines = [f"{'status':<8} {'ID':<{id_width}} {'level':<6} title / reason"]
+    lines = [f"{'status':<8} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"]
     for r in summary.by_urgency():
-        text = r.title if r.status == "passed" or not r.reason else f"{r.title} -- {r.reason}"
+        text = r.title if r.status == "passed" or not r.reason else r.reason
         lines.append(f"{r.status:<8} {r.id:<{id_width}} {r.level:<6} {_clip(text, detail)}")
     totals = summary.totals()
     for level, counts in totals.items():
