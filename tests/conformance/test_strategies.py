@@ -75,7 +75,7 @@ def test_csv_matrices_round_trip_through_the_csv_module(matrix: list[list[str]])
 def test_csv_matrices_reach_every_awkward_character() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=300, deadline=None, derandomize=True)
     @given(strategies.csv_matrices())
     def collect(matrix: list[list[str]]) -> None:
         text = "".join(cell for row in matrix for cell in row)
