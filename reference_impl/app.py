@@ -126,10 +126,7 @@ def error_response(
     webhook: bool = False,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    item: dict[str, str] = {"message": message}
-    if parameter is not None:
-        item["parameter"] = parameter
-    response = Response(render_json({"errors": [item]}), status, headers, JSON_TYPE)
+    response = Response(_error_bytes(message, parameter), status, headers, JSON_TYPE)
     if webhook:
         response.headers[STATUS] = "error"
     return response
