@@ -49,7 +49,7 @@ from conformance.redaction import redact
 from conformance.reporting.markdown import write_markdown
 from conformance.reporting.outcomes import (
     RunSummary,
-    TestOutcome,
+    CheckOutcome,
     judge_all,
     run_outcome,
 )
@@ -87,7 +87,7 @@ class RunState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()
-    outcomes: dict[str, TestOutcome] = field(default_factory=dict)
+    outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
     scheduler: Scheduler = field(default_factory=Scheduler)
     target: TargetClient | None = None
     async_target: AsyncTargetClient | None = None
@@ -372,7 +372,7 @@ def pytest_collection_modifyitems(
     allure_active = config.pluginmanager.has_plugin("allure_listener")
     for item in kept:
         ids_here = requirement_ids(item)
-        state.outcomes[item.nodeid] = TestOutcome(item.nodeid, ids_here)
+        state.outcomes[item.nodeid] = CheckOutcome(item.nodeid, ids_here)
         for rid in ids_here:
             requirement = catalogue[rid]
             item.user_properties.append(("requirement", rid))
@@ -492,7 +492,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return redact(text.removeprefix("Skipped: "))
 
 
-def _reproduction(state: RunState, outcome: TestOutcome) -> str:
+def _reproduction(state: RunState, outcome: CheckOutcome) -> str:
     only = " ".join(f"--only {rid}" for rid in outcome.failed_ids)
     return (
         f"hypothesis seed: {state.seed}\n"

@@ -21,17 +21,17 @@ from typing import Literal
 
 import tines_spec
 
-TestStatus = Literal["passed", "failed", "skipped", "notrun"]
+CheckStatus = Literal["passed", "failed", "skipped", "notrun"]
 Status = Literal["passed", "failed", "skipped", "untested"]
 STATUSES: tuple[Status, ...] = ("passed", "failed", "skipped", "untested")
 Outcome = Literal["passed", "failed", "interrupted"]
 
 
 @dataclass
-class TestOutcome:
+class CheckOutcome:
     nodeid: str
     requirement_ids: tuple[str, ...]
-    status: TestStatus = "notrun"
+    status: CheckStatus = "notrun"
     reason: str | None = None
     failed_ids: tuple[str, ...] = ()
 
@@ -76,7 +76,7 @@ class RunSummary:
         return sorted(self.requirements, key=lambda r: rank[r.status])
 
 
-def _first(outcomes: Sequence[TestOutcome]) -> str:
+def _first(outcomes: Sequence[CheckOutcome]) -> str:
     head = outcomes[0]
     more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""
     return f"{head.nodeid}: {head.reason or head.status}{more}"
@@ -84,7 +84,7 @@ def _first(outcomes: Sequence[TestOutcome]) -> str:
 
 def judge(
     requirement: tines_spec.Requirement,
-    outcomes: Sequence[TestOutcome],
+    outcomes: Sequence[CheckOutcome],
     stopped: str | None,
 ) -> RequirementResult:
     """The verdict for one requirement from the outcomes of the tests that cover it."""
@@ -127,14 +127,14 @@ def judge(
 
 def judge_all(
     requirements: Iterable[tines_spec.Requirement],
-    outcomes: Sequence[TestOutcome],
+    outcomes: Sequence[CheckOutcome],
     stopped: str | None,
 ) -> tuple[RequirementResult, ...]:
     return tuple(judge(r, outcomes, stopped) for r in requirements)
 
 
 def run_outcome(
-    results: Sequence[RequirementResult], outcomes: Sequence[TestOutcome], stopped: str | None
+    results: Sequence[RequirementResult], outcomes: Sequence[CheckOutcome], stopped: str | None
 ) -> Outcome:
     if stopped:
         return "interrupted"

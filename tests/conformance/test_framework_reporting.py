@@ -1,0 +1,176 @@
+"""Verdicts per requirement, and the reports that carry them: valid, ordered, secret-free."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import tines_spec
+from conformance import redaction
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest
+from conformance.reporting.markdown import render_markdown
+from conformance.reporting.outcomes import (
+    RunSummary,
+    CheckOutcome,
+    judge,
+    judge_all,
+    run_outcome,
+)
+from conformance.reporting.summary import write_summary_json
+from conformance.reporting.table import render_table
+from conformance.result import CheckFailure
+
+CATALOGUE = tines_spec.catalogue()
+PLAIN = CATALOGUE["WH-BODY-001"]  # black-box, no `needs`
+NEEDY = next(r for r in CATALOGUE.requirements if r.needs)
+OPAQUE = next(r for r in CATALOGUE.requirements if r.verification == "not-black-box")
+
+
+def outcome(
+    rid: str, status: str, reason: str | None = None, failed: tuple[str, ...] = ()
+) -> CheckOutcome:
+    return CheckOutcome(f"checks/test_x.py::test_{status}", (rid,), status, reason, failed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "outcomes", "stopped", "status", "reason_part"),
+    [
+        (PLAIN, [outcome(PLAIN.id, "passed")], None, "passed", None),
+        (PLAIN, [], None, "untested", "no check covers it"),
+        (PLAIN, [], "interrupted", "untested", "not run: interrupted"),
+        (
+            PLAIN,
+            [outcome(PLAIN.id, "passed"), outcome(PLAIN.id, "failed", "boom", (PLAIN.id,))],
+            None,
+            "failed",
+            "boom",
+        ),
+        (PLAIN, [outcome(PLAIN.id, "notrun")], "the run deadline", "untested", "deadline"),
+        (PLAIN, [outcome(PLAIN.id, "skipped", "no reason")], None, "untested", "skipped"),
+        (NEEDY, [outcome(NEEDY.id, "skipped", "no race_url")], None, "skipped", "no race_url"),
+        (
+            PLAIN,
+            [outcome(PLAIN.id, "failed", "other broke", ("WH-BODY-002",))],
+            None,
+            "untested",
+            "stopped at a failure of WH-BODY-002",
+        ),
+        (OPAQUE, [outcome(OPAQUE.id, "passed")], None, "untested", (OPAQUE.why or "")[:20]),
+    ],
+)
+def test_verdict_rules(
+    requirement: tines_spec.Requirement,
+    outcomes: list[CheckOutcome],
+    stopped: str | None,
+    status: str,
+    reason_part: str | None,
+) -> None:
+    verdict = judge(requirement, outcomes, stopped)
+    assert verdict.status == status
+    if reason_part is None:
+        assert verdict.reason is None
+    else:
+        assert verdict.reason is not None
+        assert reason_part in verdict.reason
+
+
+def test_run_outcome() -> None:
+    passed = judge_all([PLAIN], [outcome(PLAIN.id, "passed")], None)
+    assert run_outcome(passed, [], None) == "passed"
+    failed = judge_all([PLAIN], [outcome(PLAIN.id, "failed", "x", (PLAIN.id,))], None)
+    assert run_outcome(failed, [], None) == "failed"
+    assert run_outcome(passed, [], "interrupted") == "interrupted"
+
+
+def make_summary(secret: str) -> RunSummary:
+    requirements = CATALOGUE.at_levels(("MUST", "SHOULD"))
+    failure = CheckFailure(
+        [PLAIN.id],
+        "body {}",
+        f"body with {secret}",
+        Exchange(
+            SentRequest("GET", f"http://t/webhook/p/{secret}", (("Authorization", "Bearer k"),)),
+            ReceivedResponse(200, "OK", (), secret.encode()),
+        ),
+    )
+    outcomes = [
+        outcome(PLAIN.id, "failed", failure.reason, (PLAIN.id,)),
+        outcome("WH-BODY-002", "passed"),
+    ]
+    results = judge_all(requirements, outcomes, None)
+    return RunSummary(
+        tool_version="0.1.0",
+        spec_version=CATALOGUE.spec_version,
+        run_id="run-1",
+        target_name="fake",
+        base_url="http://t",
+        profile_path="profile.yaml",
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        duration_seconds=1.5,
+        levels=("MUST", "SHOULD"),
+        seed=1234,
+        outcome=run_outcome(results, outcomes, None),
+        requests_sent=7,
+        requirements=results,
+    )
+
+
+def test_summary_json_is_valid_and_secret_free(tmp_path: Path) -> None:
+    secret = "s3cr3t-value-for-the-test"
+    redaction.register_secret(secret)
+    summary = make_summary(secret)
+    written = write_summary_json(summary, tmp_path / "summary.json")
+    text = (tmp_path / "summary.json").read_text()
+    assert secret not in text
+    assert json.loads(text) == written
+    assert not list(tines_spec.validator("report.schema.json").iter_errors(written))
+    assert written["totals"]["MUST"]["failed"] == 1
+    assert written["seed"] == 1234
+    assert len(written["requirements"]) == len(CATALOGUE.at_levels(("MUST", "SHOULD")))
+
+
+def test_markdown_puts_failures_first_and_hides_secrets() -> None:
+    secret = "another-s3cret-for-markdown"
+    redaction.register_secret(secret)
+    text = render_markdown(make_summary(secret))
+    assert secret not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line[2:]]
+    requirement_rows = [row for row in rows if row.split(" | ")[1].count("-") == 2]
+    assert requirement_rows[0].startswith(f"| FAIL | {PLAIN.id} ")
+    assert "| MUST | " in text  # the totals table
+
+
+def test_table_lists_every_requirement_failures_first() -> None:
+    summary = make_summary("third-secret-value")
+    lines = render_table(summary, width=100)
+    assert lines[1].startswith("failed")
+    assert PLAIN.id in lines[1]
+    assert lines[-1].startswith("outcome: failed")
+    assert (
+        sum(1 for line in lines if line.split(" ", 1)[0] in {"passed", "untested"})
+        == len(summary.requirements) - 1
+    )
+
+
+def test_failure_text_and_curl_are_redacted() -> None:
+    secret = "curl-s3cret-value"
+    redaction.register_secret(secret)
+    exchange = Exchange(
+        SentRequest(
+            "POST",
+            f"http://t/webhook/p/{secret}",
+            (("Authorization", "Bearer unregistered-key"), ("X-User-Token", "tok")),
+            f'{{"echo": "{secret}"}}'.encode(),
+        ),
+        ReceivedResponse(500, "Oops", (("X-Leak", secret),), f"leaked {secret}".encode()),
+    )
+    failure = CheckFailure([PLAIN.id], "status 200", f"status 500 with {secret}", exchange)
+    text = str(failure)
+    assert secret not in text
+    assert "unregistered-key" not in text  # credential headers are masked whatever their value
+    assert "reproduce: curl" in text
+    assert secret not in exchange.curl()
+    assert PLAIN.sentence in text
