@@ -48,8 +48,8 @@ from conformance.profile import Profile, load_profile
 from conformance.redaction import redact
 from conformance.reporting.markdown import write_markdown
 from conformance.reporting.outcomes import (
-    RunSummary,
     CheckOutcome,
+    RunSummary,
     judge_all,
     run_outcome,
 )

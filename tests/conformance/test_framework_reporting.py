@@ -13,8 +13,8 @@ from conformance import redaction
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.reporting.markdown import render_markdown
 from conformance.reporting.outcomes import (
-    RunSummary,
     CheckOutcome,
+    RunSummary,
     judge,
     judge_all,
     run_outcome,
