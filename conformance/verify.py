@@ -265,3 +265,11 @@ def expect_response(exchange: Exchange, requirement: Ids) -> ReceivedResponse:
     """The target answered with a message that parses as HTTP (a split or garbled response is
     a transport error, with no response)."""
     return response_of(exchange, requirement)
+
+
+def expect_string(exchange: Exchange | None, what: str, value: Any, requirement: Ids) -> None:
+    """A field that must be a JSON string (not null, not a number)."""
+    if not isinstance(value, str):
+        raise CheckFailure(
+            _ids(requirement), f"{what} a string", f"{what} {_show(value)}", exchange
+        )

@@ -20,6 +20,7 @@ from conformance.verify import (
     expect_media_type,
     expect_names_parameter,
     expect_status,
+    expect_string,
     expect_valid,
     json_body,
 )
@@ -117,8 +118,7 @@ def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
     params = {"draft_id": str(draft.draft_id)}
     exchange, story = _story(target, draft.story_id, "STORY-DRAFT-001", params)
     expect_equal(exchange, "draft_id", story.get("draft_id"), draft.draft_id, "STORY-DRAFT-001")
-    name = story.get("draft_name")
-    expect_equal(exchange, "draft_name is a string", isinstance(name, str), True, "STORY-DRAFT-001")
+    expect_string(exchange, "draft_name", story.get("draft_name"), "STORY-DRAFT-001")
 
 
 @pytest.mark.requirement("STORY-GET-002")

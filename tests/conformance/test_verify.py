@@ -140,3 +140,10 @@ def test_valid_lists_the_violations() -> None:
     )
     assert "error.schema.json" in failure.expected
     verify.expect_valid(exchange(), {"message": "no"}, "error.schema.json", "STORY-AUTH-003")
+
+
+def test_string() -> None:
+    verify.expect_string(None, "draft_name", "Draft", "STORY-DRAFT-001")
+    fails(
+        "STORY-DRAFT-001", verify.expect_string, exchange(), "draft_name", None, "STORY-DRAFT-001"
+    )
