@@ -199,7 +199,14 @@ def server(
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
         try:
-            yield RunningServer(process, wait_for_ready_line(process, what))
+            try:
+                base_url = wait_for_ready_line(process, what)
+            except BenchmarkError as error:
+                last = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+                raise BenchmarkError(
+                    f"{error}; its last words: {last[-1] if last else '(none)'}"
+                ) from None
+            yield RunningServer(process, base_url)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
