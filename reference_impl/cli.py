@@ -114,7 +114,11 @@ def _ignore_sigterm_after_shutdown(signum: int, frame: FrameType | None) -> None
 
 def serve(config: ServerConfig) -> int:
     stories = _load_stories(config)
-    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets whose `proto`
+    # says TCP, and accepted sockets inherit it; with Nagle on, a response sent as headers then
+    # body waits for the client's delayed ACK (~40 ms).
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((config.host, config.port))
