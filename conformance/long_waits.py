@@ -256,11 +256,12 @@ def response_url_of(exchange: Exchange, *, body_first: bool) -> str | None:
 def outcome_deadline(profile: Profile, extra_seconds: float = 0.0) -> float:
     """How long a check may wait for a probe's outcome before the probe counts as hung.
 
-    The probe's longest path is a request (bounded by the request timeout) followed by polling
-    (bounded by the response URL deadline, plus one more request timeout for the last poll).
+    A probe's longest path is three requests, each bounded by the request timeout (the timeout
+    probe's request, its first poll and its last poll; the burst's wait for the just-under answer,
+    its own requests and its last poll), plus the polling deadline and what `extra_seconds` adds.
     """
     return (
-        2 * profile.safety.request_timeout_seconds
+        3 * profile.safety.request_timeout_seconds
         + profile.webhooks.response_url_deadline_seconds
         + profile.webhooks.timing_margin_seconds
         + extra_seconds
@@ -370,7 +371,7 @@ def outcome_of(
 def timeout_outcome(
     background: OutcomeSource, profile: Profile, requirement_ids: Sequence[str]
 ) -> TimeoutOutcome:
-    """What the timeout probe saw (its request waits in the client's queue at most a timeout)."""
+    """What the timeout probe saw; it polls from up to an exit timeout before the run is due."""
     wait = outcome_deadline(profile, profile.webhooks.exit_timeout_seconds)
     outcome: TimeoutOutcome = outcome_of(background, TIMEOUT, requirement_ids, wait)
     return outcome
@@ -393,11 +394,9 @@ def just_under_outcome(
 def burst_outcome(
     background: OutcomeSource, profile: Profile, requirement_ids: Sequence[str]
 ) -> BurstOutcome | None:
-    """What the burst saw; its requests may queue behind the timeout probes in the client."""
-    hooks = profile.webhooks
-    extra = hooks.exit_timeout_seconds + hooks.timing_margin_seconds
-    if profile.limits.concurrency is not None:
-        extra += profile.limits.concurrency.delay_seconds
+    """What the burst saw. Asking for it is what opens the burst's flood (`_Demand`)."""
+    concurrency = profile.limits.concurrency
+    extra = 0.0 if concurrency is None else concurrency.delay_seconds
     _Demand.of(profile).demand()
     outcome: BurstOutcome | None = outcome_of(
         background, BURST, requirement_ids, outcome_deadline(profile, extra)
