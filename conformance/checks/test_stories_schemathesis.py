@@ -52,8 +52,11 @@ _CHECKS = (
 )
 # STORY-PARAM-001: invalid input is a client error, whichever 4xx the target picks.
 _REJECTION_STATUSES = ["4XX"]
-# Headers that describe one connection of the `requests` library, not the request under test.
-_CONNECTION_HEADERS = frozenset({"connection", "accept-encoding", "content-length", "host"})
+# Headers that describe one connection of the `requests` library, not the request under test;
+# and schemathesis's User-Agent, so that the tenant's logs see the suite's own on every request.
+_CONNECTION_HEADERS = frozenset(
+    {"connection", "accept-encoding", "content-length", "host", "user-agent"}
+)
 
 _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
