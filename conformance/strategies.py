@@ -178,9 +178,7 @@ def csv_cells() -> st.SearchStrategy[str]:
     """Cell text with what CSV must quote (comma, double quote, CR, LF) and non-ASCII. NUL is left
     out: Python's csv module, the reader the check uses, refuses it."""
     tricky = st.sampled_from([",", '"', "\r", "\n", "\r\n", "é", "日本", "😀", " "])
-    plain = st.text(
-        st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6
-    )
+    plain = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
     return st.lists(st.one_of(plain, tricky), max_size=4).map("".join)
 
 
