@@ -45,7 +45,12 @@ def suite_runs(
     shared[CONTROL] = unchanged
     isolated[CONTROL_LIMITS] = unchanged
     with broken_targets(workdir, shared, isolated) as targets:
-        plans = [RunPlan(v.name, targets[v.name], (v.requirement,), v.limit_test) for v in selected]
-        plans.append(RunPlan(CONTROL, targets[CONTROL], CONTROL_IDS, False))
-        plans.append(RunPlan(CONTROL_LIMITS, targets[CONTROL_LIMITS], CONTROL_LIMIT_IDS, True))
+        plans = [
+            RunPlan(v.name, targets[v.name], (v.requirement,), v.limit_test, v.slow)
+            for v in selected
+        ]
+        plans.append(RunPlan(CONTROL, targets[CONTROL], CONTROL_IDS, False, True))
+        plans.append(
+            RunPlan(CONTROL_LIMITS, targets[CONTROL_LIMITS], CONTROL_LIMIT_IDS, True, True)
+        )
         yield run_all(plans, workdir)

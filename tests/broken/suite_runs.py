@@ -1,20 +1,20 @@
-"""Running the suite against a broken target and reading what it concluded.
+"""Running the suite against the broken targets and reading what it concluded.
 
-Each run is `python -m conformance run` in a subprocess: the suite is a pytest session of its own,
-and a subprocess keeps its plugins, hypothesis state and background loop apart from this test
-session's. Runs go two at a time (the machine has two cores); the concurrency-limit runs go one
-at a time beside them, on a reference of their own (see targets.py).
+The runs are made by two worker processes (suite_worker.py: the suite imported once, then
+`conformance.cli.main` once per run), side by side on the machine's two cores. A worker makes its
+runs one at a time, so the concurrency-limit runs, which all go to the same worker and to a
+reference of their own (see targets.py), never overlap one another.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from .targets import API_KEY, BrokenTarget
 
 MAX_EXAMPLES = 5
-RUN_TIMEOUT_SECONDS = 150
+WORKER_TIMEOUT_SECONDS = 600
 
 CONTROL = "control"
 CONTROL_LIMITS = "control-limits"
@@ -80,13 +80,21 @@ class RunPlan:
     target: BrokenTarget
     only: tuple[str, ...]
     limit_test: bool
+    slow: bool
+
+    @property
+    def cost(self) -> str:
+        return "limit" if self.limit_test else "slow" if self.slow else "fast"
 
 
-def run_suite(plan: RunPlan, report_dir: Path) -> SuiteRun:
-    command = [
-        sys.executable,
-        "-m",
-        "conformance",
+# Rough cost of a run in seconds, to share the runs fairly between the two workers.
+_COST = {"fast": 1.5, "slow": 5.0, "limit": 8.0}
+WORKER = Path(__file__).with_name("suite_worker.py")
+WORKERS = 2
+
+
+def _argv(plan: RunPlan, report_dir: Path) -> list[str]:
+    return [
         "run",
         "--profile",
         str(plan.target.profile_path),
@@ -97,34 +105,67 @@ def run_suite(plan: RunPlan, report_dir: Path) -> SuiteRun:
         *(arg for rid in plan.only for arg in ("--only", rid)),
         *(["--include-limit-test"] if plan.limit_test else []),
     ]
-    env = {**os.environ, plan.target.api_key_env: API_KEY}
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            command,
+
+
+def _share(plans: list[RunPlan]) -> list[list[RunPlan]]:
+    """The plans dealt to the workers: every limit run to the first, the rest by cost."""
+    shares: list[list[RunPlan]] = [[] for _ in range(WORKERS)]
+    load = [0.0] * WORKERS
+    for plan in sorted(plans, key=lambda p: (not p.limit_test, -_COST[p.cost])):
+        worker = 0 if plan.limit_test else load.index(min(load))
+        shares[worker].append(plan)
+        load[worker] += _COST[plan.cost]
+    return shares
+
+
+def _run_worker(plans: list[RunPlan], workdir: Path, number: int) -> dict[str, SuiteRun]:
+    entries = []
+    for plan in plans:
+        directory = workdir / "reports" / plan.label.replace(":", "--")
+        directory.mkdir(parents=True, exist_ok=True)
+        entries.append(
+            {
+                "argv": _argv(plan, directory),
+                "result": str(directory / "result.json"),
+                "log": str(directory / "output.log"),
+            }
+        )
+    plans_file = workdir / f"worker-{number}.json"
+    plans_file.write_text(json.dumps(entries), encoding="utf-8")
+    env = {**os.environ, **{plan.target.api_key_env: API_KEY for plan in plans}}
+    # A worker past its deadline is killed: the runs it did not finish have no result, and say so.
+    with (
+        (workdir / f"worker-{number}.log").open("wb") as log,
+        contextlib.suppress(subprocess.TimeoutExpired),
+    ):
+        subprocess.run(
+            [sys.executable, str(WORKER), str(plans_file)],
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=WORKER_TIMEOUT_SECONDS,
             check=False,
         )
-        code, output = done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as expired:
-        code, output = -1, f"timed out after {RUN_TIMEOUT_SECONDS} s\n{expired.stdout!r}"
-    summary_path = report_dir / "summary.json"
+    return {plan.label: _read(plan, workdir) for plan in plans}
+
+
+def _read(plan: RunPlan, workdir: Path) -> SuiteRun:
+    directory = workdir / "reports" / plan.label.replace(":", "--")
+    result_path, log_path = directory / "result.json", directory / "output.log"
+    summary_path = directory / "summary.json"
+    output = log_path.read_text("utf-8", errors="replace") if log_path.is_file() else ""
+    if not result_path.is_file():
+        return SuiteRun(plan.label, -1, None, "the worker never finished this run\n" + output, 0)
+    result = json.loads(result_path.read_text("utf-8"))
     summary = json.loads(summary_path.read_text("utf-8")) if summary_path.is_file() else None
-    return SuiteRun(plan.label, code, summary, output[-3000:], time.monotonic() - started)
+    return SuiteRun(plan.label, result["exit_code"], summary, output[-3000:], result["seconds"])
 
 
 def run_all(plans: Iterable[RunPlan], workdir: Path) -> dict[str, SuiteRun]:
-    """Every plan's run, two shared-reference runs at a time and the limit runs one at a time."""
-    plans = list(plans)
-    results: dict[str, Future[SuiteRun]] = {}
-    with ThreadPoolExecutor(2) as shared, ThreadPoolExecutor(1) as isolated:
-        # The longest runs first, so that the pool does not end on a long tail.
-        for plan in sorted(plans, key=lambda p: not p.limit_test):
-            pool = isolated if plan.limit_test else shared
-            submit: Callable[..., Future[SuiteRun]] = pool.submit
-            directory = workdir / "reports" / plan.label.replace(":", "--")
-            results[plan.label] = submit(run_suite, plan, directory)
-    return {label: future.result() for label, future in results.items()}
+    """Every plan's run, made by the workers side by side."""
+    shares = [share for share in _share(list(plans)) if share]
+    runs: dict[str, SuiteRun] = {}
+    with ThreadPoolExecutor(len(shares) or 1) as pool:
+        for done in pool.map(lambda n: _run_worker(shares[n], workdir, n), range(len(shares))):
+            runs.update(done)
+    return runs

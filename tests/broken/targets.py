@@ -31,7 +31,9 @@ EXIT_TIMEOUT_SECONDS = 2.0
 # a margin under half the 2 s exit timeout, so that the just-under probe waits at all (with the
 # default margin of 2 s it would wait 0 s), and a polling deadline that keeps a response URL
 # that never delivers from holding a run for the default minute.
+# A run deadline bounds a run that hangs on a broken target (its checks are then `untested`).
 PROFILE_SETTINGS = {"timing_margin_seconds": 1.0, "response_url_deadline_seconds": 6.0}
+RUN_DEADLINE_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def variant_profile(reference: Reference, origin: str) -> dict[str, Any]:
         if key in hooks:
             hooks[key] = moved(hooks[key])
     hooks.update(PROFILE_SETTINGS)
+    profile.setdefault("safety", {})["run_deadline_seconds"] = RUN_DEADLINE_SECONDS
     return dict(profile)
 
 
