@@ -53,11 +53,13 @@ def answers_201(outcome: BurstOutcome, ids: Sequence[str]) -> list[Exchange]:
     """The 201 answers, which the checks of the 201's headers need at least one of."""
     created = [run.answer for run in outcome.runs if run.status == 201]
     if not created:
+        unanswered = next((run.answer for run in outcome.runs if run.status is None), None)
+        why = "" if unanswered is None else f"; no answer: {unanswered.error}"
         raise CheckFailure(
             ids,
             f"at least one 201 among {outcome.sent} simultaneous requests",
-            f"statuses {outcome.status_counts()}",
-            outcome.runs[0].answer if outcome.runs else None,
+            f"statuses {outcome.status_counts()}{why}",
+            unanswered or (outcome.runs[0].answer if outcome.runs else None),
         )
     return created
 

@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,10 +26,12 @@ import pytest
 import yaml
 
 from conformance import long_waits
+from conformance.background import Scheduler
 from conformance.checks import test_limits as limit_checks
 from conformance.checks import test_response_url as rurl_checks
 from conformance.checks import test_timeouts as timeout_checks
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
+from conformance.http import AsyncTargetClient
 from conformance.long_waits import (
     BURST,
     JUST_UNDER,
@@ -574,3 +577,83 @@ def test_conformance_run_of_the_slow_requirements_passes(
     tally = dict(part.split(": ") for part in str(seen).split(", "))
     assert set(tally) == {"200", "201"}
     assert sum(map(int, tally.values())) == 7
+
+
+# ------------------------------------------------ reliability: a target that hangs or hangs up
+
+
+@pytest.fixture(params=["hangs", "resets"])
+def unkind_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Profile]:
+    """A socket that accepts and then never answers, or that resets every connection."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    closing = threading.Event()
+
+    def serve() -> None:
+        while not closing.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            if request.param == "resets":
+                # SO_LINGER 0: close sends RST, the way a crashed or hostile server hangs up.
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+                connection.close()
+            else:
+                held.append(connection)
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = server.getsockname()[1]
+    path = tmp_path / "unkind.yaml"
+    path.write_text(
+        f"""
+target: {{base_url: "http://127.0.0.1:{port}", api_key_env: LONG_WAITS_TEST_KEY}}
+stories: {{ids: [1], missing_id: 999}}
+webhooks:
+  probe_url: "http://127.0.0.1:{port}/webhook/probe/unkind-secret"
+  exit_timeout_seconds: 1
+  timing_margin_seconds: 0.5
+  response_url_deadline_seconds: 1
+limits: {{concurrency: {{burst: 3, delay_seconds: 0.5}}}}
+safety: {{request_timeout_seconds: 1, max_requests_per_second: 100}}
+""",
+        encoding="utf-8",
+    )
+    try:
+        yield load_profile(path)
+    finally:
+        closing.set()
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+@pytest.mark.slow
+def test_a_target_that_hangs_or_resets_fails_every_slow_check_with_its_reason(
+    unkind_target: Profile,
+) -> None:
+    """Every slow check ends in a CheckFailure that says why (no hang, no traceback): the
+    request timeout bounds each probe, and the outcome carries the transport error."""
+    scheduler = Scheduler()
+    client = AsyncTargetClient(unkind_target, "long-waits-unkind")
+    scheduler.start(client, unkind_target, SLOW_REQUIREMENTS, include_limit_test=True)
+    reasons: list[str] = []
+    try:
+        for check in TIMEOUT_CHECKS:
+            reasons.append(failure_of(check, scheduler, unkind_target).actual)
+        reasons.append(
+            failure_of(
+                timeout_checks.test_just_under_the_timeout_returns_the_data,
+                scheduler,
+                unkind_target,
+            ).actual
+        )
+        for burst_check in BURST_CHECKS:
+            reasons.append(
+                failure_of(burst_check, scheduler, unkind_target, lambda *_: None).actual
+            )
+    finally:
+        scheduler.stop()
+    expected = ("no answer within 1 s", "connection reset by the target")
+    for reason in reasons:
+        assert any(why in reason for why in expected), reason
