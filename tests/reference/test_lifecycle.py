@@ -107,7 +107,7 @@ async def poll_async(client: httpx.AsyncClient, url: str, deadline: float) -> ht
 
 
 def test_in_memory_database_through_the_asgi_app() -> None:
-    config = ServerConfig(db=":memory:", exit_timeout=1, api_key=API_KEY)
+    config = ServerConfig(db=":memory:", exit_timeout=2, api_key=API_KEY)
     runtime = build_runtime(config, builtin_fixtures())
     probe = next(s for s in runtime.stories.values() if s.role == "probe")
     url = runtime.webhook_url(probe, "http://testserver")
@@ -117,7 +117,7 @@ def test_in_memory_database_through_the_asgi_app() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             response = await client.post(url, json={"exit": {"a": 1}})
             assert (response.status_code, response.json()) == (200, {"a": 1})
-            timed_out = await client.post(url, json={"exit": 2, "delay_seconds": 1.3})
+            timed_out = await client.post(url, json={"exit": 2, "delay_seconds": 2.2})
             assert timed_out.status_code == 504
             response_url = timed_out.json()["response_url"]
             assert response_url.startswith(url + "/")
