@@ -231,5 +231,12 @@ def _validate(file: str, where: str, story: Story) -> None:
     for label, mode, draft_id in variants:
         error = next(iter(plain.iter_errors(story.record(mode, draft_id))), None)
         if error is not None:
-            field = ".".join(str(p) for p in error.absolute_path) or "(object)"
-            raise FixtureError(file, f"{where}.{label}.{field}", error.message)
+            path = [str(p) for p in error.absolute_path]
+            message = error.message
+            if error.validator == "required" and isinstance(error.instance, dict):
+                # Name the missing field itself rather than the object that lacks it.
+                missing = [k for k in error.validator_value if k not in error.instance]
+                path.append(missing[0])
+                message = "is required"
+            field = ".".join(path) or "(object)"
+            raise FixtureError(file, f"{where}.{label}.{field}", message)
