@@ -13,7 +13,7 @@ import json
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class RunOptions:
     include_limit_test: bool = False
     dry_run: bool = False
     checks: Path | None = None
+    run_id: str | None = None
     pytest_args: tuple[str, ...] = ()
 
 
@@ -67,6 +68,8 @@ def pytest_arguments(options: RunOptions) -> list[str]:
         str((options.checks or CHECKS_DIR).parent),
     ]
     args += [f"--conformance-only={rid}" for rid in options.only]
+    if options.run_id:
+        args.append(f"--conformance-run-id={options.run_id}")
     if options.seed is not None:
         args.append(f"--hypothesis-seed={options.seed}")
     if options.include_limit_test:
@@ -90,7 +93,7 @@ def _allure_installed() -> bool:
     return True
 
 
-def preflight(options: RunOptions) -> None:
+def preflight(options: RunOptions, run_id: str) -> None:
     """What can be judged before pytest starts, so that it is one clean line, not pytest's."""
     from conformance.http import TargetClient, ensure_reachable
     from conformance.plugin import parse_levels, unknown_ids
@@ -114,7 +117,7 @@ def preflight(options: RunOptions) -> None:
     if options.dry_run:
         return
     profile.api_key()
-    with TargetClient(profile, "preflight") as client:
+    with TargetClient(profile, run_id) as client:
         ensure_reachable(client)
 
 
@@ -134,9 +137,13 @@ def run(options: RunOptions) -> int:
     import pytest
 
     from conformance.errors import TargetUnreachable
+    from conformance.plugin import new_run_id
 
+    if options.run_id is None:
+        options = replace(options, run_id=new_run_id())
+    assert options.run_id is not None
     try:
-        preflight(options)
+        preflight(options, options.run_id)
     except TargetUnreachable as exc:
         _fail(str(exc))
         return EXIT_UNREACHABLE

@@ -178,7 +178,7 @@ def unknown_ids(ids: tuple[str, ...] | list[str]) -> list[str]:
     return [rid for rid in ids if rid not in catalogue]
 
 
-def _new_run_id() -> str:
+def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
@@ -229,7 +229,7 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=profile,
         levels=levels,
         only=only,
-        run_id=config.getoption("conformance_run_id") or _new_run_id(),
+        run_id=config.getoption("conformance_run_id") or new_run_id(),
         report_dir=Path(config.getoption("conformance_report_dir")),
         dry_run=dry_run,
         include_limit_test=bool(config.getoption("conformance_include_limit_test")),
@@ -464,7 +464,10 @@ def pytest_runtest_makereport(
             return report
         outcome.status = "failed"
         outcome.reason, outcome.failed_ids = _failure(error, outcome.requirement_ids, report)
-        report.sections.append(("conformance", _reproduction(state, outcome)))
+        reproduction = _reproduction(state, outcome)
+        report.sections.append(("conformance", reproduction))
+        # JUnit reads the properties of the teardown report, which copies the item's.
+        item.user_properties.append(("reproduce", reproduction.splitlines()[-1]))
     elif report.skipped and outcome.status != "failed":
         outcome.status = "skipped"
         outcome.reason = _skip_reason(report)
@@ -496,7 +499,7 @@ def _reproduction(state: RunState, outcome: CheckOutcome) -> str:
     only = " ".join(f"--only {rid}" for rid in outcome.failed_ids)
     return (
         f"hypothesis seed: {state.seed}\n"
-        f"rerun: conformance run --profile {state.profile.path} {only} --seed {state.seed}"
+        f"conformance run --profile {state.profile.path} {only} --seed {state.seed}"
     )
 
 

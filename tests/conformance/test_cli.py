@@ -41,8 +41,20 @@ def test_probe_echoes(target):
 SLOW_CHECK = """
 import pytest
 
+from conformance.background import slow_probe
+
+
+@slow_probe("slow", requirement_ids=["STORY-GET-001"])
+async def probe_slow(client, profile):
+    return await client.request("GET", profile.target.base_url + "/slow", timeout=100)
+
 
 @pytest.mark.requirement("STORY-GET-001", max_requests=1)
+def test_waits_on_a_slow_probe(target, profile, background):
+    background.outcome("slow")
+
+
+@pytest.mark.requirement("STORY-GET-002", max_requests=1)
 def test_waits_on_a_slow_target(target, profile):
     target.request("GET", profile.target.base_url + "/slow", timeout=100)
 """
@@ -128,6 +140,7 @@ def test_unknown_only_id_exits_2_naming_it(
     assert fake_target.requests == 0
 
 
+@pytest.mark.slow
 def test_unknown_only_id_through_plain_pytest_is_a_usage_error(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
@@ -154,6 +167,7 @@ def test_unknown_only_id_through_plain_pytest_is_a_usage_error(
     no_traceback(result)
 
 
+@pytest.mark.slow
 def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
@@ -194,6 +208,7 @@ def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
         assert seen["headers"]["user-agent"].startswith("tines-conformance/")
 
 
+@pytest.mark.slow
 def test_passing_run_exits_0(fake_target: FakeTarget, profiles: Profiles, tmp_path: Path) -> None:
     profile = profiles.write(fake_target.base_url)
     checks = write_checks(tmp_path, SAMPLE_CHECKS)
@@ -215,6 +230,7 @@ def test_passing_run_exits_0(fake_target: FakeTarget, profiles: Profiles, tmp_pa
     assert "outcome: passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_dry_run_sends_nothing_and_prints_the_plan(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
@@ -276,6 +292,7 @@ def _interrupted_run(
     return process, reports
 
 
+@pytest.mark.slow
 def test_sigint_ends_the_run_quickly_with_a_partial_report(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
@@ -289,14 +306,18 @@ def test_sigint_ends_the_run_quickly_with_a_partial_report(
     finally:
         process.kill()
     assert process.returncode == 130, out + err
-    assert took < 5
+    # A few seconds (about 2-3 s here, most of it the interpreter's own exit); the bound leaves
+    # room for a loaded CI machine.
+    assert took < 10
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["outcome"] == "interrupted"
     verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")
     assert verdict["status"] == "untested"
     assert "interrupted" in verdict["reason"]
+    assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_run_deadline_ends_the_run_as_interrupted(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
