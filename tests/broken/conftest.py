@@ -24,33 +24,39 @@ from .targets import broken_targets
 from .variants import VARIANTS
 
 
-def _selected_variants(session: pytest.Session) -> set[str]:
-    names: set[str] = set()
+def _selected(session: pytest.Session, key: str) -> set[str]:
+    """The values of one parameter (`variant`, `control`) over the session's selected tests."""
+    values: set[str] = set()
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if "variant" in params:
-            names.add(params["variant"])
-    return names
+        if key in params:
+            values.add(params[key])
+    return values
 
 
 @pytest.fixture(scope="session")
 def suite_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, SuiteRun]]:
-    """Each selected variant's suite run (by variant name) and the two control runs."""
+    """Each selected variant's suite run (by variant name) and the selected control runs."""
     workdir = tmp_path_factory.mktemp("broken")
-    selected = [VARIANTS[name] for name in sorted(_selected_variants(request.session))]
+    selected = [VARIANTS[name] for name in sorted(_selected(request.session, "variant"))]
+    controls = _selected(request.session, "control")
     shared = {v.name: v.mutation for v in selected if not v.limit_test}
     isolated = {v.name: v.mutation for v in selected if v.limit_test}
-    shared[CONTROL] = unchanged
-    isolated[CONTROL_LIMITS] = unchanged
+    if CONTROL in controls:
+        shared[CONTROL] = unchanged
+    if CONTROL_LIMITS in controls:
+        isolated[CONTROL_LIMITS] = unchanged
     with broken_targets(workdir, shared, isolated) as targets:
         plans = [
             RunPlan(v.name, targets[v.name], (v.requirement,), v.limit_test, v.slow)
             for v in selected
         ]
-        plans.append(RunPlan(CONTROL, targets[CONTROL], CONTROL_IDS, False, True))
-        plans.append(
-            RunPlan(CONTROL_LIMITS, targets[CONTROL_LIMITS], CONTROL_LIMIT_IDS, True, True)
-        )
+        if CONTROL in controls:
+            plans.append(RunPlan(CONTROL, targets[CONTROL], CONTROL_IDS, False, True))
+        if CONTROL_LIMITS in controls:
+            plans.append(
+                RunPlan(CONTROL_LIMITS, targets[CONTROL_LIMITS], CONTROL_LIMIT_IDS, True, True)
+            )
         yield run_all(plans, workdir)

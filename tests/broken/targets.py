@@ -32,7 +32,7 @@ EXIT_TIMEOUT_SECONDS = 2.0
 # default margin of 2 s it would wait 0 s), and a polling deadline that keeps a response URL
 # that never delivers from holding a run for the default minute.
 # A run deadline bounds a run that hangs on a broken target (its checks are then `untested`).
-PROFILE_SETTINGS = {"timing_margin_seconds": 1.0, "response_url_deadline_seconds": 6.0}
+PROFILE_SETTINGS = {"timing_margin_seconds": 1.0, "response_url_deadline_seconds": 4.0}
 RUN_DEADLINE_SECONDS = 90
 
 
