@@ -64,7 +64,10 @@ def profile_for(runtime: Runtime, base_url: str) -> dict[str, Any]:
     with_draft = next((s for s in stories if s.drafts), None)
     if with_draft is not None:
         stories_part["draft"] = {"story_id": with_draft.id, "draft_id": min(with_draft.drafts)}
-    sts = next((s for s in stories if s.get.get("send_to_story_enabled") is True), None)
+    # Prefer a Send to Story enabled story that some story does refer to: it shows more.
+    enabled = [s for s in stories if s.get.get("send_to_story_enabled") is True]
+    enabled.sort(key=lambda s: not s.get.get("send_to_story_referring_story_ids"))
+    sts = enabled[0] if enabled else None
     if sts is not None:
         stories_part["send_to_story_enabled_id"] = sts.id
     webhooks: dict[str, Any] = {

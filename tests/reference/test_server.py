@@ -377,3 +377,20 @@ def test_live_activity_reflects_runs_in_flight(server: ServerProcess) -> None:
         plain = server.client.get(url, params=params, headers=AUTH).json()
         assert valid("story.schema.json", plain, "/$defs/plain")
         assert "concurrent_runs_count" not in plain
+
+
+def test_the_written_profile_points_at_this_server(server: ServerProcess) -> None:
+    profile = server.profile
+    assert valid("profile.schema.json", profile)
+    assert profile["target"] == {"base_url": server.base_url, "api_key_env": "TINES_API_KEY"}
+    assert profile["webhooks"]["exit_timeout_seconds"] == 3
+    assert profile["limits"]["concurrency"]["burst"] == 2 + 3
+    assert profile["limits"]["concurrency"]["expected_limit"] == 2
+    assert profile["stories"]["ids"][0] == 7981
+    missing = server.client.get(f"/api/v1/stories/{profile['stories']['missing_id']}", headers=AUTH)
+    assert missing.status_code == 404
+    sts_id = profile["stories"]["send_to_story_enabled_id"]
+    sts = server.client.get(f"/api/v1/stories/{sts_id}", headers=AUTH).json()
+    assert sts["send_to_story_enabled"] is True
+    assert sts["send_to_story_referring_story_ids"]
+    assert server.profile_path.stat().st_mode & 0o077 == 0  # it holds webhook secrets
