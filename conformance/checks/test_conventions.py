@@ -49,7 +49,7 @@ def _expect_convention_body(exchange: Exchange, status: int, body: Any, requirem
         expect_json_body(exchange, body, requirement)
 
 
-@pytest.mark.requirement("WH-ENTRY-001", "WH-BODY-001", "WH-BODY-002")
+@pytest.mark.requirement("WH-ENTRY-001", "WH-BODY-001", "WH-BODY-002", max_requests=1)
 @_SETTINGS
 @given(payload=default_payloads())
 def test_default_body_is_the_exit_payload(target: TargetClient, payload: Any) -> None:
@@ -60,7 +60,7 @@ def test_default_body_is_the_exit_payload(target: TargetClient, payload: Any) ->
     expect_json_body(exchange, payload, ("WH-BODY-001", "WH-BODY-002"))
 
 
-@pytest.mark.requirement("WH-CONV-001", "WH-CONV-002")
+@pytest.mark.requirement("WH-CONV-001", "WH-CONV-002", max_requests=1)
 @_SETTINGS
 @given(status=valid_statuses().filter(lambda s: not isinstance(s, str)), body=json_values())
 def test_integer_status_sets_status_line_and_body(
@@ -73,7 +73,7 @@ def test_integer_status_sets_status_line_and_body(
     _expect_convention_body(exchange, status_code(status), body, "WH-CONV-002")
 
 
-@pytest.mark.requirement("WH-CONV-003", "WH-CONV-002")
+@pytest.mark.requirement("WH-CONV-003", "WH-CONV-002", max_requests=1)
 @_SETTINGS
 @given(status=valid_statuses().filter(lambda s: isinstance(s, str)), body=json_values())
 def test_numeric_string_status_is_valid(target: TargetClient, status: str, body: Any) -> None:
@@ -83,7 +83,7 @@ def test_numeric_string_status_is_valid(target: TargetClient, status: str, body:
     _expect_convention_body(exchange, status_code(status), body, "WH-CONV-002")
 
 
-@pytest.mark.requirement("WH-CONV-005")
+@pytest.mark.requirement("WH-CONV-005", max_requests=1)
 @_SETTINGS
 @given(headers=header_maps(header_text_values()), body=json_values())
 def test_headers_object_becomes_response_headers(
@@ -95,7 +95,7 @@ def test_headers_object_becomes_response_headers(
         expect_header_equals(exchange, name, value, "WH-CONV-005")
 
 
-@pytest.mark.requirement("WH-CONV-006")
+@pytest.mark.requirement("WH-CONV-006", max_requests=1)
 @_SETTINGS
 @given(headers=header_maps(header_scalar_values()))
 def test_number_and_boolean_header_values_are_json_text(
@@ -107,7 +107,7 @@ def test_number_and_boolean_header_values_are_json_text(
         expect_header_equals(exchange, name, header_value_text(value), "WH-CONV-006")
 
 
-@pytest.mark.requirement("WH-CONV-004")
+@pytest.mark.requirement("WH-CONV-004", max_requests=1)
 @_SETTINGS
 @given(status=invalid_statuses(), body=json_values(), headers=header_maps(min_size=0))
 def test_invalid_status_returns_the_payload_whole(
@@ -121,7 +121,7 @@ def test_invalid_status_returns_the_payload_whole(
     expect_json_body(exchange, payload, "WH-CONV-004")
 
 
-@pytest.mark.requirement("WH-CONV-004")
+@pytest.mark.requirement("WH-CONV-004", max_requests=1)
 @_SETTINGS
 @given(status=valid_statuses(), headers=header_maps(min_size=0))
 def test_payload_without_body_is_returned_whole(
@@ -135,7 +135,7 @@ def test_payload_without_body_is_returned_whole(
     expect_json_body(exchange, payload, "WH-CONV-004")
 
 
-@pytest.mark.requirement("WH-CONV-007")
+@pytest.mark.requirement("WH-CONV-007", max_requests=1)
 @_SETTINGS
 @given(extra=extra_keys(), body=json_values())
 def test_extra_keys_do_not_reach_the_body(
@@ -147,7 +147,7 @@ def test_extra_keys_do_not_reach_the_body(
     expect_json_body(exchange, body, "WH-CONV-007")
 
 
-@pytest.mark.requirement("WH-BODY-003", "WH-META-007")
+@pytest.mark.requirement("WH-BODY-003", "WH-META-007", max_requests=2)
 def test_first_exit_to_execute_is_returned(target: TargetClient, profile: Profile) -> None:
     """ "In the case where there are multiple exit actions, the event data from first exit action
     to execute will be returned": swapping the delays swaps the answer and its exit action ID."""

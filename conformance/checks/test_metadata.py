@@ -51,7 +51,7 @@ def _any_exit_payload() -> st.SearchStrategy[Any]:
     return st.one_of(default_payloads(), convention)
 
 
-@pytest.mark.requirement("WH-META-001", "WH-META-002")
+@pytest.mark.requirement("WH-META-001", "WH-META-002", max_requests=1)
 @_SETTINGS
 @given(payload=default_payloads())
 def test_data_response_says_data_received(target: TargetClient, payload: Any) -> None:
@@ -61,7 +61,7 @@ def test_data_response_says_data_received(target: TargetClient, payload: Any) ->
     expect_header_equals(exchange, _STATUS, "data_received", "WH-META-002")
 
 
-@pytest.mark.requirement("WH-META-006")
+@pytest.mark.requirement("WH-META-006", max_requests=2)
 def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> None:
     """ "`X-Tines-Event-ID`: The ID of the event containing the data that was returned": two runs
     emit two events."""
@@ -72,7 +72,7 @@ def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> N
     expect_differs("X-Tines-Event-ID", first_id, second_id, "WH-META-006", [first, second])
 
 
-@pytest.mark.requirement("WH-META-007")
+@pytest.mark.requirement("WH-META-007", max_requests=1)
 @_SETTINGS
 @given(payload=default_payloads())
 def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
@@ -80,7 +80,7 @@ def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
     expect_header(target.probe(payload), "X-Tines-Exit-Action-ID", "WH-META-007")
 
 
-@pytest.mark.requirement("WH-META-009")
+@pytest.mark.requirement("WH-META-009", max_requests=1)
 @_SETTINGS
 @given(payload=default_payloads())
 def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> None:
@@ -89,7 +89,7 @@ def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> Non
     expect_header_absent(target.probe(payload), "X-Tines-Limit-Reached", "WH-META-009")
 
 
-@pytest.mark.requirement("WH-META-001", "WH-META-005")
+@pytest.mark.requirement("WH-META-001", "WH-META-005", max_requests=1)
 @_SETTINGS
 @given(payload=_any_exit_payload())
 def test_status_header_takes_a_documented_value(target: TargetClient, payload: Any) -> None:
@@ -99,7 +99,7 @@ def test_status_header_takes_a_documented_value(target: TargetClient, payload: A
     expect_one_of(exchange, _STATUS, value, _documented_statuses(), "WH-META-005")
 
 
-@pytest.mark.requirement("WH-META-004")
+@pytest.mark.requirement("WH-META-004", max_requests=1)
 @_SETTINGS
 @given(payload=_any_exit_payload())
 def test_error_status_comes_with_an_error_code(target: TargetClient, payload: Any) -> None:
@@ -109,7 +109,7 @@ def test_error_status_comes_with_an_error_code(target: TargetClient, payload: An
         expect_status_in_range(exchange, 400, 599, "WH-META-004")
 
 
-@pytest.mark.requirement("WH-META-004")
+@pytest.mark.requirement("WH-META-004", max_requests=1)
 def test_unknown_webhook_error_comes_with_an_error_code(target: TargetClient) -> None:
     """A request to a webhook whose secret is wrong cannot be processed; if the target says
     `error`, the status line says so too."""

@@ -41,7 +41,7 @@ def _header_record(records: list[dict[str, str]]) -> list[str]:
     return list(dict.fromkeys(key for record in records for key in record))
 
 
-@pytest.mark.requirement("WH-CT-001")
+@pytest.mark.requirement("WH-CT-001", max_requests=1)
 @_SETTINGS
 @given(payload=default_payloads())
 def test_json_is_the_default(target: TargetClient, payload: Any) -> None:
@@ -51,7 +51,7 @@ def test_json_is_the_default(target: TargetClient, payload: Any) -> None:
     expect_json_body(exchange, payload, "WH-CT-001")
 
 
-@pytest.mark.requirement("WH-CT-002")
+@pytest.mark.requirement("WH-CT-002", max_requests=1)
 @_SETTINGS
 @given(matrix=csv_matrices())
 def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[list[str]]) -> None:
@@ -62,7 +62,7 @@ def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[li
     expect_csv_records(exchange, matrix, "WH-CT-002")
 
 
-@pytest.mark.requirement("WH-CT-003")
+@pytest.mark.requirement("WH-CT-003", max_requests=1)
 @_SETTINGS
 @given(records=object_records())
 def test_csv_of_objects_has_a_header_record(
@@ -78,7 +78,7 @@ def test_csv_of_objects_has_a_header_record(
     expect_csv_records(exchange, expected, "WH-CT-003")
 
 
-@pytest.mark.requirement("WH-CT-004")
+@pytest.mark.requirement("WH-CT-004", max_requests=1)
 @_SETTINGS
 @given(text=plain_texts())
 def test_plain_text_is_the_bare_string(target: TargetClient, text: str) -> None:
@@ -89,7 +89,7 @@ def test_plain_text_is_the_bare_string(target: TargetClient, text: str) -> None:
     expect_text(exchange, text, "WH-CT-004")
 
 
-@pytest.mark.requirement("WH-CT-005")
+@pytest.mark.requirement("WH-CT-005", max_requests=1)
 @pytest.mark.parametrize("accept", _WILDCARDS)
 @_SETTINGS
 @given(matrix=csv_matrices())
@@ -102,7 +102,7 @@ def test_wildcards_default_to_json(
     expect_json_body(exchange, matrix, "WH-CT-005")
 
 
-@pytest.mark.requirement("WH-CT-006")
+@pytest.mark.requirement("WH-CT-006", max_requests=2)
 @_SETTINGS
 @given(matrix=csv_matrices())
 def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]]) -> None:
@@ -116,7 +116,7 @@ def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]])
     expect_json_body(json_first, matrix, "WH-CT-006")
 
 
-@pytest.mark.requirement("WH-CT-007")
+@pytest.mark.requirement("WH-CT-007", max_requests=1)
 @_SETTINGS
 @given(
     media_type=st.sampled_from(BINARY_MEDIA_TYPES),
@@ -133,7 +133,7 @@ def test_payload_content_type_wins_over_accept(
     expect_header_equals(exchange, "Content-Type", media_type, "WH-CT-007")
 
 
-@pytest.mark.requirement("WH-CT-008")
+@pytest.mark.requirement("WH-CT-008", max_requests=1)
 @_SETTINGS
 @given(pair=binary_bodies())
 def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, bytes]) -> None:
@@ -150,7 +150,7 @@ def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, byt
     expect_body_bytes(exchange, data, "WH-CT-008")
 
 
-@pytest.mark.requirement("WH-CT-009")
+@pytest.mark.requirement("WH-CT-009", max_requests=1)
 @_SETTINGS
 @given(
     name=st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), extension=st.sampled_from(["pdf", "png", "csv"])

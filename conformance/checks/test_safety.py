@@ -44,7 +44,7 @@ def _injected_headers() -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(in_value, in_name)
 
 
-@pytest.mark.requirement("WH-SAFE-001")
+@pytest.mark.requirement("WH-SAFE-001", max_requests=1)
 @_SETTINGS
 @given(headers=_injected_headers(), body=json_values())
 def test_crlf_in_payload_headers_never_splits_the_response(

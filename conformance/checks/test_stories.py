@@ -109,7 +109,7 @@ def test_story_mode_is_reflected(target: TargetClient, profile: Profile) -> None
             expect_equal(exchange, "mode", story.get("mode"), mode, "STORY-MODE-001")
 
 
-@pytest.mark.requirement("STORY-DRAFT-001")
+@pytest.mark.requirement("STORY-DRAFT-001", max_requests=1)
 def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
     """ "The ID of the draft to retrieve": the story read as a draft names that draft."""
     draft = profile.stories.draft
@@ -121,26 +121,26 @@ def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
     expect_string(exchange, "draft_name", story.get("draft_name"), "STORY-DRAFT-001")
 
 
-@pytest.mark.requirement("STORY-GET-002")
+@pytest.mark.requirement("STORY-GET-002", max_requests=1)
 def test_unknown_story_is_not_found(target: TargetClient, profile: Profile) -> None:
     """A story ID that does not exist answers 404 (the document is silent; Tines does this)."""
     exchange = target.get_story(profile.stories.missing_id)
     expect_status(exchange, 404, "STORY-GET-002")
 
 
-@pytest.mark.requirement("STORY-AUTH-001")
+@pytest.mark.requirement("STORY-AUTH-001", max_requests=1)
 def test_bearer_key_is_accepted(target: TargetClient, profile: Profile) -> None:
     """ "-H 'Authorization: Bearer <<CREDENTIAL.tines_api_key>>'"."""
     _story(target, profile.stories.ids[0], "STORY-AUTH-001", auth="bearer")
 
 
-@pytest.mark.requirement("STORY-AUTH-002")
+@pytest.mark.requirement("STORY-AUTH-002", max_requests=1)
 def test_user_token_is_accepted(target: TargetClient, profile: Profile) -> None:
     """Tines' authentication documentation names X-User-Token beside Bearer."""
     _story(target, profile.stories.ids[0], "STORY-AUTH-002", auth="token")
 
 
-@pytest.mark.requirement("STORY-AUTH-003")
+@pytest.mark.requirement("STORY-AUTH-003", max_requests=1)
 @pytest.mark.parametrize("auth", ["none", "wrong"])
 def test_missing_or_wrong_key_is_refused(
     target: TargetClient, profile: Profile, auth: Auth
@@ -152,7 +152,7 @@ def test_missing_or_wrong_key_is_refused(
     expect_valid(exchange, json_body(exchange, "STORY-AUTH-003"), _ERROR, "STORY-AUTH-003")
 
 
-@pytest.mark.requirement("STORY-PARAM-001")
+@pytest.mark.requirement("STORY-PARAM-001", max_requests=1)
 @pytest.mark.parametrize(("parameter", "value"), _INVALID_PARAMETERS)
 def test_invalid_parameter_is_named_in_a_4xx(
     target: TargetClient, profile: Profile, parameter: str, value: str
@@ -189,7 +189,7 @@ def test_slug_is_underscored(target: TargetClient, profile: Profile) -> None:
         expect_valid(exchange, story, _STORY, "STORY-FIELD-012", "/$defs/underscoredSlug")
 
 
-@pytest.mark.requirement("STORY-FIELD-009")
+@pytest.mark.requirement("STORY-FIELD-009", max_requests=1)
 def test_send_to_story_story_lists_referrers(target: TargetClient, profile: Profile) -> None:
     """ "List of story ids that call this Send to Story enabled story. Only present when
     `send_to_story_enabled` is `true`" (and so present then)."""

@@ -262,7 +262,9 @@ def _schemathesis_test(
     return check
 
 
-@pytest.mark.requirement("STORY-GET-001", "STORY-FIELD-001", "STORY-GET-002", "STORY-AUTH-003")
+@pytest.mark.requirement(
+    "STORY-GET-001", "STORY-FIELD-001", "STORY-GET-002", "STORY-AUTH-003", max_requests=4
+)
 @_SETTINGS
 @given(data=st.data())
 def test_valid_requests_get_documented_answers(
@@ -274,7 +276,7 @@ def test_valid_requests_get_documented_answers(
     _schemathesis_test(GenerationMode.POSITIVE)(target, profile, data)
 
 
-@pytest.mark.requirement("STORY-PARAM-001")
+@pytest.mark.requirement("STORY-PARAM-001", max_requests=4)
 @_SETTINGS
 @given(data=st.data())
 def test_invalid_parameters_are_rejected_with_4xx(
