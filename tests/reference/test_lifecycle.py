@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +12,7 @@ import httpx
 import pytest
 
 from reference_impl.app import build_app, build_runtime, shutdown
+from reference_impl.cli import main
 from reference_impl.config import ServerConfig
 from reference_impl.fixtures import builtin_fixtures
 
@@ -79,27 +78,16 @@ def test_restart_sigterm_and_crash_keep_every_response_url(tmp_path: Path) -> No
         assert "Traceback" not in text
 
 
-def test_malformed_fixture_file_is_a_one_line_error(tmp_path: Path) -> None:
+def test_malformed_fixture_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fixtures = tmp_path / "stories.yaml"
     fixtures.write_text("stories:\n  - get: {id: 5}\n    webhook: {path: 'a b'}\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reference_impl",
-            "serve",
-            "--fixtures",
-            str(fixtures),
-            "--db",
-            ":memory:",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
+    code = main(["serve", "--fixtures", str(fixtures), "--db", ":memory:"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
     assert len(lines) == 1
     assert str(fixtures) in lines[0]
     assert "stories[0].webhook.path" in lines[0]
