@@ -479,14 +479,32 @@ def pytest_runtest_makereport(
 def _failure(
     error: BaseException | None, test_ids: tuple[str, ...], report: pytest.TestReport
 ) -> tuple[str, tuple[str, ...]]:
-    if isinstance(error, CheckFailure):
-        named = tuple(rid for rid in error.requirement_ids if rid in test_ids)
-        return redact(error.reason), named or test_ids
+    """The one-line reason and the requirements a failure names.
+
+    Hypothesis reports several distinct failures as an exception group: the check failures in it
+    are taken one by one, so that each requirement they name is failed with its own reason.
+    """
+    leaves = _leaves(error) if error is not None else []
+    failures = [leaf for leaf in leaves if isinstance(leaf, CheckFailure)]
+    if failures:
+        named: list[str] = []
+        for failure in failures:
+            named.extend(r for r in failure.requirement_ids if r in test_ids and r not in named)
+        if len(failures) < len(leaves):  # an error beside them: it counts against them all
+            named = list(test_ids)
+        more = f" (and {len(leaves) - 1} more failures)" if len(leaves) > 1 else ""
+        return redact(failures[0].reason + more), tuple(named) or test_ids
     if error is None:
         return redact(report.longreprtext.strip().splitlines()[-1:][0][:300]), test_ids
     message = " ".join(str(error).split())
     where = "" if report.when == "call" else f" (in {report.when})"
     return redact(f"{type(error).__name__}{where}: {message}"[:300]), test_ids
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
