@@ -64,7 +64,7 @@ def answers_201(outcome: BurstOutcome, ids: Sequence[str]) -> list[Exchange]:
     return created
 
 
-@pytest.mark.requirement("WH-CONC-001")
+@pytest.mark.requirement("WH-CONC-001", max_requests=0)
 def test_requests_beyond_the_limit_get_201(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:
@@ -72,7 +72,7 @@ def test_requests_beyond_the_limit_get_201(
     answers_201(burst(background, profile, record_property, ids), ids)
 
 
-@pytest.mark.requirement("WH-CONC-003")
+@pytest.mark.requirement("WH-CONC-003", max_requests=0)
 def test_201_carries_status_and_limit_reached(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:
@@ -82,7 +82,7 @@ def test_201_carries_status_and_limit_reached(
         expect_header(answer, "X-Tines-Limit-Reached", ids)
 
 
-@pytest.mark.requirement("WH-CONC-004")
+@pytest.mark.requirement("WH-CONC-004", max_requests=0)
 def test_201_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:
@@ -92,7 +92,7 @@ def test_201_carries_an_absolute_response_location(
         expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
 
-@pytest.mark.requirement("WH-CONC-002")
+@pytest.mark.requirement("WH-CONC-002", max_requests=0)
 def test_every_run_of_the_burst_delivers_its_own_data(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:

@@ -39,7 +39,7 @@ ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
 LOCATION = "X-Tines-Response-Location"
 
 
-@pytest.mark.requirement("WH-META-010")
+@pytest.mark.requirement("WH-META-010", max_requests=0)
 def test_timeout_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -49,7 +49,7 @@ def test_timeout_carries_an_absolute_response_location(
     expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
 
-@pytest.mark.requirement("WH-RURL-002")
+@pytest.mark.requirement("WH-RURL-002", max_requests=0)
 def test_response_location_equals_the_body_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -67,7 +67,7 @@ def test_response_location_equals_the_body_response_url(
         )
 
 
-@pytest.mark.requirement("WH-RURL-003")
+@pytest.mark.requirement("WH-RURL-003", max_requests=0)
 def test_response_url_before_the_data_is_not_taken_for_it(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -90,7 +90,7 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     _expect_header_not_equal(first, "X-Tines-Status", "data_received", ids)
 
 
-@pytest.mark.requirement("WH-RURL-001")
+@pytest.mark.requirement("WH-RURL-001", max_requests=0)
 def test_response_url_returns_exactly_this_runs_payload(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -110,7 +110,7 @@ def test_response_url_returns_exactly_this_runs_payload(
     expect_json_body(last, run.exit, ids)
 
 
-@pytest.mark.requirement("WH-RURL-004")
+@pytest.mark.requirement("WH-RURL-004", max_requests=1)
 def test_unknown_response_id_is_not_found(
     background: OutcomeSource, profile: Profile, target: TargetClient
 ) -> None:

@@ -31,7 +31,7 @@ from conformance.verify import (
 TIMEOUT_BODY = "timeout-body.schema.json"
 
 
-@pytest.mark.requirement("WH-TIME-001")
+@pytest.mark.requirement("WH-TIME-001", max_requests=0)
 def test_just_under_the_timeout_returns_the_data(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -43,13 +43,13 @@ def test_just_under_the_timeout_returns_the_data(
     expect_json_body(outcome.answer, outcome.exit, ids)
 
 
-@pytest.mark.requirement("WH-TIME-002")
+@pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
     timeout_answer(timeout_outcome(background, profile, ids), ids)
 
 
-@pytest.mark.requirement("WH-TIME-003")
+@pytest.mark.requirement("WH-TIME-003", max_requests=0)
 def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -58,7 +58,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
-@pytest.mark.requirement("WH-META-003")
+@pytest.mark.requirement("WH-META-003", max_requests=0)
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
@@ -66,14 +66,14 @@ def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile
     expect_header_equals(answer, "X-Tines-Status", "ok", ids)
 
 
-@pytest.mark.requirement("WH-META-008")
+@pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
     answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
     expect_header(answer, "X-Tines-Limit-Reached", ids)
 
 
-@pytest.mark.requirement("WH-TIME-005")
+@pytest.mark.requirement("WH-TIME-005", max_requests=0)
 def test_timeout_limit_header_agrees_with_the_body(
     background: OutcomeSource, profile: Profile
 ) -> None:
@@ -84,7 +84,7 @@ def test_timeout_limit_header_agrees_with_the_body(
     expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
 
 
-@pytest.mark.requirement("WH-TIME-004")
+@pytest.mark.requirement("WH-TIME-004", max_requests=0)
 def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Profile) -> None:
     """The run goes on after the 504: its exit event appears at the response URL in time."""
     ids = ["WH-TIME-004"]
