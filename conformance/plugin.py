@@ -339,6 +339,7 @@ def _arm_deadline(state: RunState) -> None:
 # ----------------------------------------------------------------------------- collection
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m, so that the verdicts see the final selection
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
