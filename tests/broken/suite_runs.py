@@ -21,7 +21,7 @@ from typing import Any
 
 from .targets import API_KEY, BrokenTarget
 
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 10
 WORKER_TIMEOUT_SECONDS = 600
 
 CONTROL = "control"
