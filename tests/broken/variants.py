@@ -542,6 +542,16 @@ async def timeout_body_relative_url(call: Call) -> Outgoing:
     return response
 
 
+@breaks("WH-TIME-003", slow=True)
+async def timeout_body_without_response_url(call: Call) -> Outgoing:
+    """WH-TIME-003: the 504 body has no `response_url` (the header still names it)."""
+    response = await call.forward()
+    body = response.json()
+    if response.status == 504 and isinstance(body, dict):
+        response.set_json({k: v for k, v in body.items() if k != "response_url"})
+    return response
+
+
 @breaks("WH-TIME-004", slow=True)
 async def run_abandoned_at_timeout(call: Call) -> Outgoing:
     """WH-TIME-004: the run stops at the 504: its response URL reports it abandoned (410)."""
@@ -600,6 +610,15 @@ async def response_location_mismatched(call: Call) -> Outgoing:
     location = response.header(_LOCATION)
     if response.status == 504 and location:
         response.set_header(_LOCATION, location + "-other")
+    return response
+
+
+@breaks("WH-RURL-002", slow=True)
+async def response_location_missing_on_timeout(call: Call) -> Outgoing:
+    """WH-RURL-002: the 504 has no X-Tines-Response-Location (the body still has its URL)."""
+    response = await call.forward()
+    if response.status == 504:
+        response.set_header(_LOCATION, None)
     return response
 
 
