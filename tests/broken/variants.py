@@ -438,6 +438,16 @@ async def error_below_400(call: Call) -> Outgoing:
     return response
 
 
+@breaks("WH-META-004")
+async def unknown_webhook_error_answered_200(call: Call) -> Outgoing:
+    """WH-META-004: a request to a webhook that does not exist (a wrong secret) is answered 200
+    while it still says `X-Tines-Status: error`; the probe's own answers are untouched."""
+    response = await call.forward()
+    if call.request.route == "other" and response.header(_STATUS) == "error":
+        response.status = 200
+    return response
+
+
 @breaks("WH-META-005")
 async def undocumented_status_value(call: Call) -> Outgoing:
     """WH-META-005: X-Tines-Status takes an undocumented value, `received`."""
@@ -678,6 +688,17 @@ async def over_limit_run_dropped(call: Call) -> Outgoing:
     return response
 
 
+@breaks("WH-CONC-002", limit_test=True)
+async def over_limit_runs_share_data(call: Call) -> Outgoing:
+    """WH-CONC-002: every run answered 201 delivers, at its response URL, the data of the first
+    such run: one payload duplicated, the others lost."""
+    response = await call.forward()
+    if call.request.route == "response_url" and response.status == 200:
+        first = call.memory.setdefault("first_delivery", response.body)
+        response.body = first
+    return response
+
+
 @breaks("WH-CONC-003", limit_test=True)
 async def over_limit_without_limit_header(call: Call) -> Outgoing:
     """WH-CONC-003: the 201 carries no X-Tines-Limit-Reached."""
@@ -761,6 +782,18 @@ async def auth_not_enforced(call: Call) -> Outgoing:
 
 
 @breaks("STORY-AUTH-003")
+async def any_bearer_accepted(call: Call) -> Outgoing:
+    """STORY-AUTH-003: any Bearer value is accepted (a missing key is still refused)."""
+    response = await call.forward()
+    authorization = call.request.header("authorization") or ""
+    if response.status == 401 and authorization.lower().startswith("bearer "):
+        response = await call.forward(
+            call.request.with_header("authorization", f"Bearer {call.api_key}")
+        )
+    return response
+
+
+@breaks("STORY-AUTH-003")
 async def auth_error_not_json(call: Call) -> Outgoing:
     """STORY-AUTH-003: the 401 for a missing or wrong key has a plain-text body, not JSON."""
     response = await call.forward()
@@ -801,6 +834,18 @@ async def live_activity_ignored(call: Call) -> Outgoing:
     if call.request.route == "stories" and call.request.param("include_live_activity") == "true":
         return await call.forward(call.request.with_param("include_live_activity", None))
     return await call.forward()
+
+
+@breaks("STORY-LIVE-001")
+async def one_live_metric_missing(call: Call) -> Outgoing:
+    """STORY-LIVE-001: with include_live_activity=true one metric (the schema's last required
+    one) is left out; the others are there."""
+    response = await call.forward()
+    story = story_of(call, response)
+    if story is not None and call.request.param("include_live_activity") == "true":
+        required = _story_schema()["$defs"]["withLiveActivity"]["required"]
+        response.set_json({k: v for k, v in story.items() if k != required[-1]})
+    return response
 
 
 @breaks("STORY-LIVE-002")
