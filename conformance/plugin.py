@@ -590,18 +590,35 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> N
     ):
         state.aborted = True
         return
+    _disarm_deadline(state)
     if state.stopped is None:
         state.stopped = "interrupted (Ctrl-C)"
     state.scheduler.cancel()
+
+
+def _disarm_deadline(state: RunState) -> None:
+    for disarm in state._disarm:
+        disarm()
+    state._disarm.clear()
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtestloop")
+def pytest_runtestloop_then_disarm(session: pytest.Session) -> Generator[None, object, object]:
+    """The deadline covers collection and the checks; once they are over it cannot fire in the
+    middle of writing the report."""
+    try:
+        return (yield)
+    finally:
+        state = state_of(session.config)
+        if state is not None:
+            _disarm_deadline(state)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(session.config)
     if state is None:
         return
-    for disarm in state._disarm:
-        disarm()
-    state._disarm.clear()
+    _disarm_deadline(state)
     state.scheduler.stop()
     if state.target is not None:
         state.target.close()
