@@ -65,13 +65,7 @@ class Exchange:
         """A curl command that repeats the request, with every secret masked."""
         parts = ["curl", "-i", "-X", self.request.method]
         for name, value in redact_headers(self.request.headers):
-            if name.lower() in {
-                "host",
-                "content-length",
-                "accept-encoding",
-                "connection",
-                "user-agent",
-            }:
+            if name.lower() in _NOT_REPEATED:  # curl sets these itself
                 continue
             parts += ["-H", f"{name}: {value}"]
         if self.request.body:
