@@ -367,8 +367,9 @@ def pytest_collection_modifyitems(
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    if state.only and not kept:
-        _usage_exit(f"no check covers {', '.join(state.only)}")
+    if not kept:
+        asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
+        _usage_exit(f"no check covers {asked}: nothing would run")
     state.selected_ids = tuple(r.id for r in catalogue.requirements if r.id in selected)
     allure_active = config.pluginmanager.has_plugin("allure_listener")
     for item in kept:
