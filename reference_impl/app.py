@@ -400,12 +400,12 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
         webhook_url = runtime.webhook_url(entry.story, _base_url(request, config.public_url))
         response_url = f"{webhook_url}/{handle.run_id}"
         if handle.queued:
-            await handle.stored
+            await handle.stored()
             return _limit_response(201, "concurrency", response_url)
         remaining = config.exit_timeout - (loop.time() - started)
         exit_event = await _first_exit(handle, remaining)
         if exit_event is None:
-            await handle.stored
+            await handle.stored()
             return _limit_response(504, "time", response_url)
         return _data_response(exit_event, request.headers.get("accept"))
 

@@ -21,6 +21,7 @@ exit event's write is committed, so whoever answers with it answers with durable
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import math
@@ -108,8 +109,16 @@ class RunHandle:
 
     run_id: str
     queued: bool
-    stored: asyncio.Future[None]
+    created: concurrent.futures.Future[None]
     result: asyncio.Future[ExitEvent]
+
+    async def stored(self) -> None:
+        """Wait until the run's row is committed (its response URL answers from then on).
+
+        Wrapped on demand: an asyncio wrapper costs a cross-thread wake-up of the event loop,
+        and the common answer (data in time) never needs it.
+        """
+        await asyncio.wrap_future(self.created)
 
 
 @dataclass
@@ -152,7 +161,7 @@ class Engine:
         handle = RunHandle(
             run_id=run_id,
             queued=state.running >= self._max,
-            stored=asyncio.wrap_future(self._store.create_run(run_id, str(story_id))),
+            created=self._store.create_run(run_id, str(story_id)),
             result=loop.create_future(),
         )
         if handle.queued:
@@ -193,7 +202,8 @@ class Engine:
         try:
             context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
             await self._perform(state, handle, state.graph.entry, event, context)
-            await asyncio.wrap_future(self._store.finish_run(handle.run_id))
+            # Not awaited: nobody waits on it, and the single writer keeps it after the events.
+            self._store.finish_run(handle.run_id)
         except asyncio.CancelledError:
             raise
         except Exception:

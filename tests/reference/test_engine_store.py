@@ -162,7 +162,7 @@ def test_a_bad_delay_marks_the_action_not_working_until_it_emits() -> None:
 def test_stop_leaves_unfinished_runs_running_for_the_caller_to_abandon() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         handle = engine.submit(PROBE.story_id, probe_event(1, 30))
-        await handle.stored
+        await handle.stored()
         await engine.stop()
         assert await asyncio.wrap_future(store.abandon_unfinished()) == 1
         record = await asyncio.to_thread(store.get_run, handle.run_id)
