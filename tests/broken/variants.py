@@ -306,6 +306,19 @@ async def csv_ignored(call: Call) -> Outgoing:
     return await call.forward()
 
 
+@breaks("WH-CT-002")
+async def csv_joined_naively(call: Call) -> Outgoing:
+    """WH-CT-002: CSV written by joining cells with commas and rows with LF: nothing is quoted,
+    so a cell holding a comma, a quote or a line break corrupts the records."""
+    response = await call.forward()
+    payload = exit_payload(call.request)
+    rows = isinstance(payload, list) and all(isinstance(row, list) for row in payload)
+    if rows and response.media_type == "text/csv" and carries_data(call, response):
+        text = "\n".join(",".join(str(cell) for cell in row) for row in payload)
+        response.body = (text + "\n").encode("utf-8")
+    return response
+
+
 @breaks("WH-CT-003")
 async def csv_header_record_dropped(call: Call) -> Outgoing:
     """WH-CT-003: an array of objects as CSV loses its header record (the keys)."""
@@ -327,6 +340,16 @@ async def plain_text_keeps_quotes(call: Call) -> Outgoing:
     payload = exit_payload(call.request)
     if isinstance(payload, str) and response.media_type == "text/plain":
         response.body = json.dumps(payload).encode("utf-8")
+    return response
+
+
+@breaks("WH-CT-004")
+async def plain_text_in_latin1(call: Call) -> Outgoing:
+    """WH-CT-004: plain text is encoded as Latin-1 (`?` for what it cannot hold), not UTF-8."""
+    response = await call.forward()
+    if response.media_type == "text/plain" and carries_data(call, response):
+        text = response.body.decode("utf-8", errors="replace")
+        response.body = text.encode("latin-1", errors="replace")
     return response
 
 
@@ -387,6 +410,16 @@ async def base64_not_decoded(call: Call) -> Outgoing:
         return response
     if response.body == decoded and decoded != body.encode():
         response.body = body.encode()
+    return response
+
+
+@breaks("WH-CT-008")
+async def binary_sent_as_text(call: Call) -> Outgoing:
+    """WH-CT-008: the decoded bytes pass through a text decoding: bytes that are not UTF-8
+    become U+FFFD, so the file is corrupted."""
+    response = await call.forward()
+    if payload_header(call.request, "content-type") is not None and carries_data(call, response):
+        response.body = response.body.decode("utf-8", errors="replace").encode("utf-8")
     return response
 
 
@@ -642,6 +675,16 @@ async def pending_answered_200(call: Call) -> Outgoing:
     return response
 
 
+@breaks("WH-RURL-003", slow=True)
+async def pending_says_data_received(call: Call) -> Outgoing:
+    """WH-RURL-003: before the data exists the response URL answers 202 but says
+    `X-Tines-Status: data_received`."""
+    response = await call.forward()
+    if call.request.route == "response_url" and response.status == 202:
+        response.set_header(_STATUS, "data_received")
+    return response
+
+
 @breaks("WH-RURL-004")
 async def unknown_response_id_pending(call: Call) -> Outgoing:
     """WH-RURL-004: a response URL whose ID names no run answers `pending` (202), not 404."""
@@ -826,6 +869,16 @@ async def draft_id_ignored(call: Call) -> Outgoing:
     if call.request.route == "stories":
         return await call.forward(call.request.with_param("draft_id", None))
     return await call.forward()
+
+
+@breaks("STORY-DRAFT-001")
+async def draft_name_null(call: Call) -> Outgoing:
+    """STORY-DRAFT-001: the draft is selected but its `draft_name` is null."""
+    response = await call.forward()
+    story = story_of(call, response)
+    if story is not None and call.request.param("draft_id") is not None:
+        response.set_json({**story, "draft_name": None})
+    return response
 
 
 @breaks("STORY-LIVE-001")
