@@ -855,6 +855,15 @@ async def invalid_parameter_crashes(call: Call) -> Outgoing:
     return response
 
 
+@breaks("STORY-PARAM-001")
+async def invalid_parameter_not_named(call: Call) -> Outgoing:
+    """STORY-PARAM-001: an invalid parameter gets a 4xx whose body does not say which one."""
+    response = await call.forward()
+    if call.request.route == "stories" and response.status in (400, 422):
+        response.set_json({"errors": [{"message": "invalid request"}]})
+    return response
+
+
 @breaks("STORY-MODE-001")
 async def story_mode_ignored(call: Call) -> Outgoing:
     """STORY-MODE-001: `story_mode` is ignored; every answer is the story's default version."""
