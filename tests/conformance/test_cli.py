@@ -200,12 +200,13 @@ def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
     assert 'name="requirement" value="STORY-GET-001"' in junit
     assert "reproduce: curl" in junit
     assert "FAIL" in (reports / "summary.md").read_text()
-    # Every request carried the run's ID and the suite's User-Agent.
-    for seen in fake_target.seen:
-        assert seen["headers"]["x-conformance-run-id"] == summary["run_id"] or (
-            seen["headers"]["x-conformance-run-id"] == "preflight"
-        )
-        assert seen["headers"]["user-agent"].startswith("tines-conformance/")
+    # Every request, the preflight GET included, carried the run's ID and the suite's User-Agent.
+    assert {seen["headers"]["x-conformance-run-id"] for seen in fake_target.seen} == {
+        summary["run_id"]
+    }
+    assert all(
+        seen["headers"]["user-agent"].startswith("tines-conformance/") for seen in fake_target.seen
+    )
 
 
 @pytest.mark.slow
