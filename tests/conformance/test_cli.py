@@ -244,6 +244,12 @@ def test_dry_run_sends_nothing_and_prints_the_plan(
     assert "GET /api/v1/stories/{story_id}" in result.stdout
     assert "most requests: 1" in result.stdout
     assert fake_target.requests == 0
+    # A selection no check covers is a usage error, not an empty run that exits 0.
+    empty = run_cli(
+        "run", "--profile", str(profile), "--checks", str(checks), "--dry-run", "--levels", "may"
+    )
+    assert empty.returncode == 2
+    assert "no check covers level MAY" in empty.stdout + empty.stderr
 
 
 def test_requirements_listing(capsys: pytest.CaptureFixture[str]) -> None:
