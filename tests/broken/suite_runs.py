@@ -132,7 +132,9 @@ def _run_worker(plans: list[RunPlan], workdir: Path, number: int) -> dict[str, S
         )
     plans_file = workdir / f"worker-{number}.json"
     plans_file.write_text(json.dumps(entries), encoding="utf-8")
-    env = {**os.environ, **{plan.target.api_key_env: API_KEY for plan in plans}}
+    # The suite runs get the key, and none of the options this test session was started with.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env.update({plan.target.api_key_env: API_KEY for plan in plans})
     # A worker past its deadline is killed: the runs it did not finish have no result, and say so.
     with (
         (workdir / f"worker-{number}.log").open("wb") as log,
