@@ -329,6 +329,10 @@ class _ClientCore:
         request = http.build_request(
             method, url, headers=merged, params=params, content=content, timeout=timeout
         )
+        if "accept" not in {name.lower() for name in headers or {}}:
+            # httpx adds `Accept: */*` on its own; a check of the default format (WH-CT-001)
+            # must be able to send a request with no Accept header at all.
+            request.headers.pop("Accept", None)
         sent = SentRequest(
             method=request.method,
             url=str(request.url),

@@ -370,6 +370,10 @@ def pytest_collection_modifyitems(
     if not kept:
         asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
         _usage_exit(f"no check covers {asked}: nothing would run")
+    # Checks that read a background probe's outcome go last (a stable sort keeps the rest in
+    # order): the fast checks then run while the long waits are under way, and the burst, which
+    # holds the target's run slots, starts only once no fast check can be starved by it.
+    items.sort(key=lambda item: "background" in getattr(item, "fixturenames", ()))
     state.selected_ids = tuple(r.id for r in catalogue.requirements if r.id in selected)
     allure_active = config.pluginmanager.has_plugin("allure_listener")
     for item in kept:

@@ -81,6 +81,15 @@ def expect_header_absent(exchange: Exchange, name: str, requirement: Ids) -> Non
         raise CheckFailure(_ids(requirement), f"no {name} header", f"{name}: {values[0]}", exchange)
 
 
+def expect_header_not(exchange: Exchange, name: str, forbidden: str, requirement: Ids) -> None:
+    """The header may be absent or anything but `forbidden`."""
+    response = response_of(exchange, requirement)
+    if forbidden in response.header_values(name):
+        raise CheckFailure(
+            _ids(requirement), f"{name} other than {forbidden}", f"{name}: {forbidden}", exchange
+        )
+
+
 def expect_media_type(exchange: Exchange, expected: str, requirement: Ids) -> None:
     response = response_of(exchange, requirement)
     if response.media_type != expected.lower():
