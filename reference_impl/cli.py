@@ -33,6 +33,9 @@ log = logging.getLogger("reference_impl")
 
 # How many requests past the limit the suite's burst opens: enough to see several 201s.
 _BURST_EXTRA = 3
+# This server is on the suite's own machine, not a production tenant: the suite's caps can be
+# loose enough that they, and not the checks, never set the pace.
+_LOCAL_REQUESTS_PER_SECOND = 200
 
 
 class _Server(uvicorn.Server):
@@ -73,6 +76,9 @@ def profile_for(runtime: Runtime, base_url: str) -> dict[str, Any]:
     webhooks: dict[str, Any] = {
         "probe_url": runtime.webhook_url(by_role["probe"], base_url),
         "exit_timeout_seconds": config.exit_timeout,
+        # The just-under and timeout probes aim this far either side of the exit timeout: a
+        # quarter of it, so that a short test timeout still leaves the just-under run a real delay.
+        "timing_margin_seconds": max(0.5, min(2.0, config.exit_timeout / 4)),
     }
     if "race" in by_role:
         webhooks["race_url"] = runtime.webhook_url(by_role["race"], base_url)
@@ -85,10 +91,12 @@ def profile_for(runtime: Runtime, base_url: str) -> dict[str, Any]:
             "concurrency": {
                 "burst": burst,
                 "expected_limit": config.max_concurrent_runs,
-                "delay_seconds": 2,
+                # The burst's runs must end before the exit timeout, or the ones that got a
+                # slot answer 504 instead of 200.
+                "delay_seconds": min(2.0, config.exit_timeout / 2),
             }
         },
-        "safety": {"max_requests_per_second": 50, "max_in_flight": burst},
+        "safety": {"max_requests_per_second": _LOCAL_REQUESTS_PER_SECOND, "max_in_flight": burst},
     }
     error = next(iter(tines_spec.validator("profile.schema.json").iter_errors(profile)), None)
     if error is not None:
