@@ -29,6 +29,9 @@ CONTROL_LIMITS = "control-limits"
 # The un-mutated proxy must pass these, so that a variant's failure is the mutation's doing.
 CONTROL_IDS = (
     "WH-BODY-001",
+    "WH-BODY-003",
+    "WH-CT-001",
+    "WH-TIME-001",
     "WH-CONV-001",
     "WH-CT-002",
     "WH-META-006",

@@ -15,44 +15,14 @@ from .suite_runs import CONTROL, CONTROL_IDS, CONTROL_LIMIT_IDS, CONTROL_LIMITS,
 from .variants import VARIANTS
 
 
-def test_findings_name_existing_variants() -> None:
-    assert set(SUITE_FINDINGS) <= set(VARIANTS)
-
-
 def test_every_black_box_requirement_has_a_broken_variant() -> None:
     black_box = {r.id for r in tines_spec.catalogue().requirements if r.verification == "black-box"}
     covered = {variant.requirement for variant in VARIANTS.values()}
     assert sorted(black_box - covered) == [], "requirements no broken variant breaks"
 
 
-# Findings about the suite: variants it lets pass today, each with what is wrong. They stay
-# strict expected failures, shown in every run's summary: once the suite catches the variant the
-# test fails until its entry here is removed, so a finding cannot outlive its fix unnoticed.
-SUITE_FINDINGS = {
-    "WH-CT-001:no_accept_gives_text": (
-        "the suite never sends a request without an Accept header: test_json_is_the_default "
-        "calls probe() with accept=None, and TargetClient then sends httpx's default "
-        "`Accept: */*` (a WH-CT-005 case), so a target that answers text/plain to a request "
-        "with no Accept header passes"
-    ),
-}
-
-
-def _variant_params() -> list[object]:
-    return [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=SUITE_FINDINGS[name])]
-            if name in SUITE_FINDINGS
-            else [],
-            id=name,
-        )
-        for name in sorted(VARIANTS)
-    ]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", _variant_params())
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_suite_fails_the_broken_variant(variant: str, suite_runs: dict[str, SuiteRun]) -> None:
     broken = VARIANTS[variant]
     run = suite_runs[variant]
