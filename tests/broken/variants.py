@@ -148,7 +148,7 @@ async def body_wrapped_in_data(call: Call) -> Outgoing:
     """WH-BODY-001: the exit payload comes wrapped as {"data": payload} instead of as itself."""
     response = await call.forward()
     body = response.json()
-    if carries_data(call, response) and response.media_type == "application/json":
+    if carries_data(call, response) and response.media_type == "application/json" and is_json(body):
         response.set_json({"data": body})
     return response
 
@@ -600,7 +600,8 @@ async def run_abandoned_at_timeout(call: Call) -> Outgoing:
     """WH-TIME-004: the run stops at the 504: its response URL reports it abandoned (410)."""
     response = await call.forward()
     if call.request.route == "response_url" and response.status in (200, 202):
-        url = response.json().get("response_url") if response.status == 202 else None
+        pending = response.json()
+        url = pending.get("response_url") if isinstance(pending, dict) else None
         response.status = 410
         response.set_header(_STATUS, "error")
         response.set_json({"status": "abandoned", "response_url": url or call.request.path})
