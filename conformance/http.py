@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 RUN_ID_HEADER = "X-Conformance-Run-ID"
+# Polling a response URL: the first GET when the data can first exist (`due_in_seconds`), then
+# waits doubling from 0.1 s to 1 s. Data that arrives on time is seen within a tenth of a second;
+# late data costs the target at most one request a second per URL, inside the rate cap.
+POLL_BACKOFF = (0.1, 1.0)
 USER_AGENT = f"tines-conformance/{__version__}"
 Auth = Literal["bearer", "token", "none", "wrong"]
 # A key of the right shape that no target issued: STORY-AUTH-003's "wrong key".
@@ -481,11 +485,14 @@ class TargetClient(_ClientCore):
         url: str,
         deadline_seconds: float,
         until: Callable[[Exchange], bool] = _default_until,
+        *,
+        due_in_seconds: float = 0.0,
     ) -> list[Exchange]:
-        """GET the URL with backoff (0.1 s doubling to 2 s) until `until` holds or time is up."""
+        """GET the URL with backoff until `until` holds or time is up (see POLL_BACKOFF)."""
         seen: list[Exchange] = []
         deadline = time.monotonic() + deadline_seconds
-        backoff = 0.1
+        self._sleep(min(max(due_in_seconds, 0.0), deadline_seconds))
+        backoff = POLL_BACKOFF[0]
         while True:
             remaining = deadline - time.monotonic()
             timeout = min(self._timeout(None), max(remaining, 1.0))
@@ -497,7 +504,7 @@ class TargetClient(_ClientCore):
             if remaining <= 0:
                 return seen
             self._sleep(min(backoff, remaining))
-            backoff = min(backoff * 2, 2.0)
+            backoff = min(backoff * 2, POLL_BACKOFF[1])
 
 
 class AsyncTargetClient(_ClientCore):
@@ -621,12 +628,15 @@ class AsyncTargetClient(_ClientCore):
         url: str,
         deadline_seconds: float,
         until: Callable[[Exchange], bool] = _default_until,
+        *,
+        due_in_seconds: float = 0.0,
     ) -> list[Exchange]:
-        """GET the URL with backoff (0.1 s doubling to 2 s) until `until` holds or time is up."""
+        """GET the URL with backoff until `until` holds or time is up (see POLL_BACKOFF)."""
         seen: list[Exchange] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_seconds
-        backoff = 0.1
+        await self._sleep(min(max(due_in_seconds, 0.0), deadline_seconds))
+        backoff = POLL_BACKOFF[0]
         while True:
             remaining = deadline - loop.time()
             timeout = min(self._timeout(None), max(remaining, 1.0))
@@ -638,4 +648,4 @@ class AsyncTargetClient(_ClientCore):
             if remaining <= 0:
                 return seen
             await self._sleep(min(backoff, remaining))
-            backoff = min(backoff * 2, 2.0)
+            backoff = min(backoff * 2, POLL_BACKOFF[1])

@@ -426,8 +426,9 @@ async def probe_timeout(client: AsyncTargetClient, profile: Profile) -> TimeoutO
         )
     first_poll = await client.request("GET", url)
     before_due = loop.time() < due
-    deadline = max(0.0, due - loop.time()) + hooks.response_url_deadline_seconds
-    polls = await client.poll_response_url(url, deadline)
+    due_in = max(0.0, due - loop.time())
+    deadline = due_in + hooks.response_url_deadline_seconds
+    polls = await client.poll_response_url(url, deadline, due_in_seconds=due_in)
     return TimeoutOutcome(
         run=RunTrace(exit_payload, answer, url, tuple(polls)),
         delay_seconds=delay,
@@ -465,11 +466,15 @@ async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutco
     sent = min(settings.burst, profile.safety.max_in_flight)
     delay = settings.delay_seconds
     payloads = [_unique_exit(BURST, index=n) for n in range(sent)]
+    loop = asyncio.get_running_loop()
+    # No run of the burst can emit before its delay has passed from this instant.
+    due = loop.time() + delay
     answers = await asyncio.gather(*(client.probe(p, delay_seconds=delay) for p in payloads))
-    deadline = delay + profile.webhooks.response_url_deadline_seconds
+    due_in = max(0.0, due - loop.time())
+    deadline = due_in + profile.webhooks.response_url_deadline_seconds
     runs = await asyncio.gather(
         *(
-            _follow(client, payload, answer, deadline)
+            _follow(client, payload, answer, deadline, due_in)
             for payload, answer in zip(payloads, answers, strict=True)
         )
     )
@@ -477,7 +482,11 @@ async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutco
 
 
 async def _follow(
-    client: AsyncTargetClient, exit_payload: dict[str, Any], answer: Exchange, deadline: float
+    client: AsyncTargetClient,
+    exit_payload: dict[str, Any],
+    answer: Exchange,
+    deadline: float,
+    due_in: float,
 ) -> RunTrace:
     """A run answered without its data is followed to its response URL, if it named one."""
     if answer.response is None or answer.response.status == 200:
@@ -485,7 +494,7 @@ async def _follow(
     url = response_url_of(answer, body_first=False)
     if url is None:
         return RunTrace(exit_payload, answer)
-    polls = await client.poll_response_url(url, deadline)
+    polls = await client.poll_response_url(url, deadline, due_in_seconds=due_in)
     return RunTrace(exit_payload, answer, url, tuple(polls))
 
 

@@ -242,6 +242,30 @@ def test_poll_response_url_backs_off_until_the_answer(profile: Profile) -> None:
     assert clock.now - 100.0 == pytest.approx(0.1 + 0.2 + 0.4)
 
 
+def test_poll_waits_until_the_data_is_due_and_caps_its_backoff(profile: Profile) -> None:
+    """No GET before the data can exist; after it, waits double from 0.1 s and stop at 1 s."""
+    clock = FakeClock()
+    answers = iter([202] * 6 + [200])
+    asked_at: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked_at.append(clock.now - 100.0)
+        return httpx.Response(next(answers), json={})
+
+    client = TargetClient(
+        profile,
+        "run",
+        caps=Caps(RateLimiter(1000, clock=clock), InFlightCap(2)),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+    )
+    exchanges = client.poll_response_url("http://target.test/r/1", 30, due_in_seconds=5)
+    assert exchanges[-1].response is not None and exchanges[-1].response.status == 200
+    gaps = [round(b - a, 3) for a, b in zip(asked_at, asked_at[1:], strict=False)]
+    assert asked_at[0] == pytest.approx(5.0)
+    assert gaps == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
 def test_async_poll_gives_up_at_the_deadline(profile: Profile) -> None:
     client = AsyncTargetClient(
         profile,
