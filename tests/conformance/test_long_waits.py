@@ -529,7 +529,12 @@ def reference(tmp_path: Path) -> Iterator[Profile]:
         lines: queue.Queue[str] = queue.Queue()
         assert process.stdout is not None
         stdout = process.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+        def pump() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
         assert lines.get(timeout=15).startswith(READY)
         written = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
         # A 1 s margin: the just-under run waits 1 s, the timeout run 3 s; the burst's runs take
