@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
-import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import tines_spec
+from conformance import demo
 from conformance.long_waits import SLOW_REQUIREMENTS
 
-READY = "reference-impl listening on "
 FULL_TARGET = 1.5  # full run / exit timeout
 FAST_TARGET = 0.5  # fast checks / full run
 
@@ -49,66 +45,30 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="suite-walltime-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "TINES_API_KEY": secrets.token_hex(16)}
-        server = start_reference(work, args.exit_timeout, env)
         try:
-            profile = work / "profile.yaml"
-            full = timed(
-                "full run (--include-limit-test)",
-                ["run", "--profile", str(profile), "--include-limit-test"],
-                work / "full",
-                env,
-            )
-            fast_ids = fast_requirement_ids()
-            fast = timed(
-                f"fast checks alone (--only {len(fast_ids)} requirements)",
-                ["run", "--profile", str(profile), *(f"--only={rid}" for rid in fast_ids)],
-                work / "fast",
-                env,
-            )
-        finally:
-            stop(server)
+            with demo.reference_server(
+                work, log_path=work / "reference.log", exit_timeout=args.exit_timeout
+            ) as reference:
+                print(f"reference: {reference.base_url}, exit timeout {args.exit_timeout:g} s")
+                env = {**os.environ, demo.API_KEY_ENV: reference.api_key}
+                profile = str(reference.profile_path)
+                full = timed(
+                    "full run (--include-limit-test)",
+                    ["run", "--profile", profile, "--include-limit-test"],
+                    work / "full",
+                    env,
+                )
+                fast_ids = fast_requirement_ids()
+                fast = timed(
+                    f"fast checks alone (--only {len(fast_ids)} requirements)",
+                    ["run", "--profile", profile, *(f"--only={rid}" for rid in fast_ids)],
+                    work / "fast",
+                    env,
+                )
+        except demo.ReferenceFailedToStart as exc:
+            sys.exit(str(exc))
         report(args.exit_timeout, full, fast)
     return 0
-
-
-def start_reference(work: Path, exit_timeout: float, env: dict[str, str]) -> subprocess.Popen[str]:
-    """The reference on a free port, once it says it listens (15 s at most)."""
-    command = [sys.executable, "-m", "reference_impl", "serve", "--port", "0"]
-    command += ["--exit-timeout", f"{exit_timeout:g}", "--db", str(work / "runs.sqlite3")]
-    command += ["--profile-out", str(work / "profile.yaml")]
-    server = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
-    )
-    assert server.stdout is not None
-    stdout = server.stdout
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        line = lines.get(timeout=15)
-    except queue.Empty:
-        stop(server)
-        sys.exit("the reference server did not say it was listening within 15 s")
-    if not line.startswith(READY):
-        stop(server)
-        sys.exit(f"the reference server said {line.strip()!r} instead of its ready line")
-    print(f"reference: {line[len(READY) :].strip()}, exit timeout {exit_timeout:g} s", flush=True)
-    return server
-
-
-def stop(server: subprocess.Popen[str]) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def fast_requirement_ids() -> list[str]:

@@ -17,8 +17,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -67,14 +68,31 @@ class _OutputPump:
         self._thread.join(timeout)
 
 
+@dataclass(frozen=True)
+class RunningReference:
+    base_url: str
+    profile_path: Path
+    api_key: str
+
+
 @contextmanager
 def reference_server(
-    workdir: Path, exit_timeout: float, log_path: Path
-) -> Iterator[tuple[str, Path]]:
-    """Start the reference, yield (base URL, profile path), stop it with SIGTERM."""
-    api_key = secrets.token_urlsafe(24)
-    register_secret(api_key)
-    os.environ[API_KEY_ENV] = api_key
+    workdir: Path,
+    *,
+    log_path: Path,
+    exit_timeout: float = 3.0,
+    max_concurrent_runs: int = MAX_CONCURRENT_RUNS,
+    api_key: str | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[RunningReference]:
+    """Start the reference on a free port, yield where it is, stop it with SIGTERM.
+
+    The one launcher of the reference as a subprocess: the demo, the benchmarks and the tests
+    that need a real server all start it here. The key (a fresh random one unless given) goes to
+    the child's environment only; the caller decides whether this process needs it too.
+    """
+    key = api_key or secrets.token_urlsafe(24)
+    register_secret(key)
     profile_path = workdir / "profile.yaml"
     command = [
         sys.executable,
@@ -88,13 +106,14 @@ def reference_server(
         "--exit-timeout",
         f"{exit_timeout:g}",
         "--max-concurrent-runs",
-        str(MAX_CONCURRENT_RUNS),
+        str(max_concurrent_runs),
         "--profile-out",
         str(profile_path),
+        *extra_args,
     ]
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module, no shell)
         command,
-        env={**os.environ, API_KEY_ENV: api_key},
+        env={**os.environ, API_KEY_ENV: key},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -112,7 +131,7 @@ def reference_server(
             )
         if not profile_path.is_file():  # the reference writes it before it listens
             raise ReferenceFailedToStart(f"the reference server wrote no profile to {profile_path}")
-        yield pump.base_url, profile_path
+        yield RunningReference(pump.base_url, profile_path, key)
     finally:
         _stop(process)
         pump.join(STOP_DEADLINE_SECONDS)
@@ -142,11 +161,17 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="conformance-demo-") as tmp:
         log_path = report_dir / "reference-server.log"
         try:
-            with reference_server(Path(tmp), exit_timeout, log_path) as (base_url, profile):
-                print(f"conformance demo: reference server at {base_url} (log: {log_path})")
+            with reference_server(
+                Path(tmp), log_path=log_path, exit_timeout=exit_timeout
+            ) as reference:
+                print(
+                    f"conformance demo: reference server at {reference.base_url} (log: {log_path})"
+                )
+                # The suite reads the key from the variable the profile names, in this process.
+                os.environ[API_KEY_ENV] = reference.api_key
                 code = run(
                     RunOptions(
-                        profile=profile,
+                        profile=reference.profile_path,
                         report_dir=report_dir,
                         max_examples=max_examples,
                         seed=seed,

@@ -8,11 +8,6 @@ every other variant shares one reference whose limit no run reaches.
 
 from __future__ import annotations
 
-import os
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -22,9 +17,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from conformance import demo
+
 from .proxy import BrokenProxy, Mutation, TargetPaths, serving
 
-READY_PREFIX = "reference-impl listening on "
 API_KEY = "broken-variants-key-0123456789"
 EXIT_TIMEOUT_SECONDS = 2.0
 # What the variant profiles set beside the reference's own profile, the control's included: a
@@ -43,70 +39,18 @@ class Reference:
 
 @contextmanager
 def reference_server(workdir: Path, name: str, max_concurrent_runs: int) -> Iterator[Reference]:
-    """A reference server subprocess; yields once it announced itself, stops it on exit."""
-    profile_path = workdir / f"{name}.profile.yaml"
-    stderr_path = workdir / f"{name}.stderr.log"
-    env = {**os.environ, "TINES_API_KEY": API_KEY}
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reference_impl",
-                "serve",
-                "--port",
-                "0",
-                "--db",
-                str(workdir / f"{name}.sqlite3"),
-                "--exit-timeout",
-                str(EXIT_TIMEOUT_SECONDS),
-                "--max-concurrent-runs",
-                str(max_concurrent_runs),
-                "--profile-out",
-                str(profile_path),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env=env,
-            text=True,
-        )
-        try:
-            base_url = _ready_url(process, deadline_seconds=30)
-            if base_url is None:
-                raise RuntimeError(
-                    f"the reference server {name} did not start: "
-                    + stderr_path.read_text(errors="replace")[-2000:]
-                )
-            profile = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
-            yield Reference(base_url, profile)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _ready_url(process: subprocess.Popen[str], deadline_seconds: float) -> str | None:
-    """The URL of the ready line, read on a thread so that the wait has a deadline."""
-    lines: queue.Queue[str | None] = queue.Queue()
-    stdout = process.stdout
-    assert stdout is not None
-
-    def pump() -> None:
-        for line in stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        line = lines.get(timeout=deadline_seconds)
-    except queue.Empty:
-        return None
-    if line is None or not line.startswith(READY_PREFIX):
-        return None
-    return line[len(READY_PREFIX) :].strip()
+    """A reference server subprocess (the suite's own launcher); stopped on exit."""
+    home = workdir / name
+    home.mkdir(parents=True, exist_ok=True)
+    with demo.reference_server(
+        home,
+        log_path=home / "reference.log",
+        exit_timeout=EXIT_TIMEOUT_SECONDS,
+        max_concurrent_runs=max_concurrent_runs,
+        api_key=API_KEY,
+    ) as running:
+        profile = yaml.safe_load(running.profile_path.read_text(encoding="utf-8"))
+        yield Reference(running.base_url, profile)
 
 
 def variant_profile(reference: Reference, origin: str) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from conformance import long_waits
+from conformance import demo, long_waits
 from conformance.background import Scheduler
 from conformance.checks import test_limits as limit_checks
 from conformance.checks import test_response_url as rurl_checks
@@ -511,45 +509,27 @@ def test_burst_floods_only_once_a_check_asks_for_it(profile: Profile) -> None:
 
 # ------------------------------------------------- end to end: the real probes, the real reference
 
-READY = "reference-impl listening on "
+API_KEY = "long-waits-test-key"
 
 
 @pytest.fixture
-def reference(tmp_path: Path) -> Iterator[Profile]:
+def reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Profile]:
     """The reference at a 2 s exit timeout with four run slots, and the profile it wrote."""
-    profile_path = tmp_path / "profile.yaml"
-    env = {**os.environ, "TINES_API_KEY": "long-waits-test-key"}
-    command = [sys.executable, "-m", "reference_impl", "serve", "--port", "0", "--db", ":memory:"]
-    command += ["--exit-timeout", "2", "--max-concurrent-runs", "4"]
-    command += ["--profile-out", str(profile_path)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
-    )
-    try:
-        lines: queue.Queue[str] = queue.Queue()
-        assert process.stdout is not None
-        stdout = process.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        assert lines.get(timeout=15).startswith(READY)
-        written = yaml.safe_load(profile_path.read_text(encoding="utf-8"))
+    monkeypatch.setenv("TINES_API_KEY", API_KEY)
+    with demo.reference_server(
+        tmp_path,
+        log_path=tmp_path / "reference.log",
+        exit_timeout=2,
+        max_concurrent_runs=4,
+        api_key=API_KEY,
+    ) as running:
+        written = yaml.safe_load(running.profile_path.read_text(encoding="utf-8"))
         # A 1 s margin: the just-under run waits 1 s, the timeout run 3 s; the burst's runs take
         # 1 s, so that those with a slot answer 200 within the exit timeout.
         written["webhooks"].update(timing_margin_seconds=1, response_url_deadline_seconds=10)
         written["limits"]["concurrency"]["delay_seconds"] = 1
-        profile_path.write_text(yaml.safe_dump(written), encoding="utf-8")
-        yield load_profile(profile_path)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        running.profile_path.write_text(yaml.safe_dump(written), encoding="utf-8")
+        yield load_profile(running.profile_path)
 
 
 @pytest.mark.slow
@@ -564,7 +544,7 @@ def test_the_slow_checks_pass_against_the_reference(reference: Profile, tmp_path
     command += [f"--conformance-report-dir={reports}", f"--junitxml={reports / 'junit.xml'}"]
     command += ["-o", "junit_family=xunit1", "--rootdir", str(CHECKS.parent)]
     command += [str(CHECKS / f"{module.__name__.rsplit('.', 1)[1]}.py") for module in CHECK_MODULES]
-    env = {**os.environ, "TINES_API_KEY": "long-waits-test-key"}
+    env = {**os.environ, "TINES_API_KEY": API_KEY}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
