@@ -363,12 +363,14 @@ class _ClientCore:
         return merged
 
     @staticmethod
-    def _received(response: httpx.Response, elapsed: float) -> ReceivedResponse:
+    def _received(
+        response: httpx.Response, elapsed: float, body: bytes | None = None
+    ) -> ReceivedResponse:
         return ReceivedResponse(
             status=response.status_code,
             reason=response.reason_phrase,
             headers=_header_pairs(response.headers),
-            body=response.content,
+            body=response.content if body is None else body,
             elapsed_seconds=elapsed,
         )
 
@@ -421,12 +423,32 @@ class TargetClient(_ClientCore):
             self._count()
             started = time.perf_counter()
             try:
-                response = self._http.send(request)
-            except httpx.HTTPError as exc:
+                response, body = self._read_within(request, started + seconds + 1.0)
+            except (httpx.HTTPError, TimeoutError) as exc:
                 return Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
-            return Exchange(sent, self._received(response, time.perf_counter() - started))
+            elapsed = time.perf_counter() - started
+            return Exchange(sent, self._received(response, elapsed, body))
         finally:
             self.caps.in_flight.release()
+
+    def _read_within(self, request: httpx.Request, deadline: float) -> tuple[httpx.Response, bytes]:
+        """Send and read the whole answer by `deadline` (a perf_counter instant).
+
+        httpx's timeouts bound each phase (connect, each read), not the whole: a target that
+        trickles its answer a byte at a time would hold a blocking check until the run deadline.
+        Reading the stream chunk by chunk lets the total be bounded too, as the async client's
+        `wait_for` does; the overshoot is at most one read timeout.
+        """
+        response = self._http.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.perf_counter() > deadline:
+                    raise TimeoutError("the answer did not finish in time")
+        finally:
+            response.close()
+        return response, b"".join(chunks)
 
     def get_story(
         self,

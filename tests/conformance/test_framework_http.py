@@ -10,7 +10,8 @@ import asyncio
 import itertools
 import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -222,6 +223,31 @@ def test_transport_errors_become_exchanges_not_exceptions(profiles: Profiles) ->
     timed_out = client.request("GET", "http://target.test/", timeout=0.5)
     assert timed_out.error is not None
     assert timed_out.error.startswith("no answer within 0.5 s")
+
+
+def test_a_trickling_answer_is_cut_off_at_the_request_timeout(profiles: Profiles) -> None:
+    """httpx bounds each read, not the whole: a target sending a byte every 50 ms would hold a
+    blocking check for the 5 s its answer takes. The client gives up after the timeout (plus
+    one second), long before the stream ends."""
+    profile = load_profile(profiles.write("http://target.test"))
+    sent_chunks: list[int] = []
+
+    class Trickle(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            for number in range(100):
+                time.sleep(0.05)  # the target's pace, not synchronisation
+                sent_chunks.append(number)
+                yield b"x"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Trickle())
+
+    with TargetClient(profile, "run", transport=httpx.MockTransport(handler)) as client:
+        exchange = client.request("GET", "http://target.test/slow", timeout=0.2)
+    assert exchange.response is None
+    assert exchange.error is not None
+    assert exchange.error.startswith("no answer within 0.2 s")
+    assert len(sent_chunks) < 100
 
 
 def test_poll_response_url_backs_off_until_the_answer(profile: Profile) -> None:
