@@ -97,7 +97,7 @@ def _secret_for(store: RunStore, story: Story) -> str:
 
 def build_runtime(config: ServerConfig, stories: list[Story]) -> Runtime:
     """Open the store, recover from a crash, index the stories. Synchronous: runs at start-up."""
-    store = RunStore(config.db)
+    store = RunStore(config.db, config.sqlite_synchronous)
     abandoned = store.abandon_unfinished().result()
     if abandoned:
         log.warning("%d run(s) left unfinished by the previous process marked abandoned", abandoned)

@@ -37,6 +37,7 @@ class ServerConfig:
     public_url: str | None = None
     max_body_bytes: int = MIB
     profile_out: Path | None = None
+    sqlite_synchronous: str = "NORMAL"
 
     def __repr__(self) -> str:
         # The dataclass repr would print the API key into any log line or traceback that shows it.
@@ -45,7 +46,8 @@ class ServerConfig:
             f"ServerConfig(host={self.host!r}, port={self.port}, db={self.db!r}, "
             f"exit_timeout={self.exit_timeout}, max_concurrent_runs={self.max_concurrent_runs}, "
             f"api_key={key}, fixtures={self.fixtures!r}, public_url={self.public_url!r}, "
-            f"max_body_bytes={self.max_body_bytes}, profile_out={self.profile_out!r})"
+            f"max_body_bytes={self.max_body_bytes}, profile_out={self.profile_out!r}, "
+            f"sqlite_synchronous={self.sqlite_synchronous!r})"
         )
 
 
@@ -66,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", default=None, metavar="URL")
     serve.add_argument("--max-body-bytes", type=int, default=MIB, metavar="N")
     serve.add_argument("--profile-out", type=Path, default=None, metavar="FILE")
+    serve.add_argument(
+        "--sqlite-synchronous",
+        choices=("NORMAL", "FULL"),
+        default="NORMAL",
+        help=(
+            "NORMAL (default): a committed run survives the server crashing or being killed; "
+            "FULL: it also survives an OS crash or power loss, at an fsync per commit batch"
+        ),
+    )
     return parser
 
 
@@ -97,4 +108,5 @@ def parse_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Serv
         public_url=public_url,
         max_body_bytes=args.max_body_bytes,
         profile_out=args.profile_out,
+        sqlite_synchronous=args.sqlite_synchronous,
     )

@@ -170,3 +170,22 @@ def test_stop_leaves_unfinished_runs_running_for_the_caller_to_abandon() -> None
         assert record.status == "abandoned"
 
     run_engine([PROBE], 2, scenario)
+
+
+@pytest.mark.parametrize(("setting", "pragma_value"), [("NORMAL", 1), ("FULL", 2)])
+def test_the_synchronous_setting_reaches_both_connections(
+    tmp_path: Path, setting: str, pragma_value: int
+) -> None:
+    """How far a commit reaches (process crash, or power loss too) is the operator's choice."""
+    store = RunStore(str(tmp_path / "db.sqlite3"), setting)
+    try:
+        for conn in (store._writer_conn, store._reader_conn):
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma_value
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        store.close()
+
+
+def test_an_unknown_synchronous_setting_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous must be one of NORMAL, FULL"):
+        RunStore(str(tmp_path / "db.sqlite3"), "OFF")
