@@ -199,6 +199,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "(spec/requirements.yaml) a check covers; max_requests (per example for hypothesis "
         "tests) and operations feed the dry-run plan",
     )
+    config.addinivalue_line(
+        "markers",
+        "operations(*operations): the OpenAPI operations ('POST /webhook/{path}/{secret}') the "
+        "checks of a module call, for the dry-run plan",
+    )
     profile_path = config.getoption("conformance_profile")
     if not profile_path:
         return

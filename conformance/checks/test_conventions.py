@@ -34,6 +34,10 @@ from conformance.verify import (
     expect_status,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
+
+
 _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # The race story's delays: long enough apart that the first exit is unambiguous, short enough

@@ -24,6 +24,12 @@ from conformance.profile import Profile
 from conformance.result import CheckFailure
 from conformance.verify import expect_header, expect_valid
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations(
+    "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
+)
+
+
 ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
 RecordProperty = Callable[[str, object], None]
 

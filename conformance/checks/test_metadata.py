@@ -24,6 +24,10 @@ from conformance.verify import (
     expect_status_in_range,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
+
+
 _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _STATUS = "X-Tines-Status"
 

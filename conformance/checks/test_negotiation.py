@@ -29,6 +29,10 @@ from conformance.verify import (
     response_of,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
+
+
 _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _JSON, _CSV, _TEXT = "application/json", "text/csv", "text/plain"
 _WILDCARDS = ("*/*", "application/*", "*/*;q=0.8")

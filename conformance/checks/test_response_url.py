@@ -34,6 +34,12 @@ from conformance.verify import (
     response_of,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations(
+    "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
+)
+
+
 # The spec's definition of an absolute URL (the shape of every `response_url`).
 ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
 LOCATION = "X-Tines-Response-Location"

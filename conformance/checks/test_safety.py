@@ -18,6 +18,10 @@ from conformance.verify import (
     expect_status,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
+
+
 _SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _INJECTED = "X-Injected"
 # What an attacker appends: a header of its own, or a whole second response after a blank line.

@@ -25,6 +25,10 @@ from conformance.verify import (
     json_body,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("GET /api/v1/stories/{story_id}")
+
+
 _STORY = "story.schema.json"
 _ERROR = "error.schema.json"
 _FIELDS = tuple(f"STORY-FIELD-00{n}" for n in range(1, 8))

@@ -40,6 +40,10 @@ from conformance.http import TargetClient
 from conformance.profile import Profile
 from conformance.verify import expect_no_findings, expect_response
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations("GET /api/v1/stories/{story_id}")
+
+
 _OPERATION_ID = "getStory"
 _CHECKS = (
     not_a_server_error,

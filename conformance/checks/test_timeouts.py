@@ -28,6 +28,12 @@ from conformance.verify import (
     json_body,
 )
 
+# The operations every check of this module calls, for the dry-run plan.
+pytestmark = pytest.mark.operations(
+    "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
+)
+
+
 TIMEOUT_BODY = "timeout-body.schema.json"
 
 

@@ -1,6 +1,7 @@
 """The dry run's plan: each check, its requirement IDs, the operations it calls, its most requests.
 
-Operations come from the check's marker (`operations=(...)`) when it declares them; otherwise
+Operations come from the check's marker (`operations=(...)`), or else from an `operations(...)`
+marker on its module (`pytestmark`), where every check of an area calls the same ones; otherwise
 they are derived from the spec: each requirement's `encoded_by` points into `openapi.yaml` (an
 operation, a component) or at a schema, and the plan lists the OpenAPI operations whose definition
 (with every component it references) contains that pointer or names that schema.
@@ -116,6 +117,9 @@ def operations_for(pointer: str) -> list[str]:
 def plan_check(item: pytest.Item, max_examples: int) -> PlannedCheck:
     ids = requirement_ids(item)
     declared = _marker_kwarg(item, "operations")
+    if not declared:
+        module_marker = item.get_closest_marker("operations")
+        declared = module_marker.args if module_marker is not None else None
     if declared:
         operations = tuple(str(op) for op in declared)
     else:

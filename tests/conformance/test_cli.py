@@ -338,3 +338,16 @@ def test_run_deadline_ends_the_run_as_interrupted(
     assert summary["outcome"] == "interrupted"
     verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")
     assert "deadline" in verdict["reason"]
+
+
+def test_a_reader_that_stops_reading_ends_the_listing_quietly() -> None:
+    """`conformance requirements | head` must not end in a BrokenPipeError traceback."""
+    command = [sys.executable, "-m", "conformance", "requirements"]
+    listing = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert listing.stdout is not None
+    # Closed before the interpreter has even started, so its first write meets a closed pipe
+    # (the whole listing would otherwise fit in the pipe's buffer and never see one).
+    listing.stdout.close()
+    _, stderr = listing.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    assert listing.returncode == 141

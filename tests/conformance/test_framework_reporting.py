@@ -174,3 +174,24 @@ def test_failure_text_and_curl_are_redacted() -> None:
     assert "reproduce: curl" in text
     assert secret not in exchange.curl()
     assert PLAIN.sentence in text
+
+
+def test_every_operation_a_check_module_declares_is_in_the_spec() -> None:
+    """The dry-run plan prints what the modules declare; a typo there would mislead a user
+    about what the suite will call on their tenant."""
+    import importlib
+    import pkgutil
+
+    from conformance import checks
+    from conformance.reporting.plan import _operations
+
+    known = set(_operations())
+    declared: dict[str, tuple[str, ...]] = {}
+    for module_info in pkgutil.iter_modules(checks.__path__):
+        module = importlib.import_module(f"conformance.checks.{module_info.name}")
+        mark = getattr(module, "pytestmark", None)
+        if mark is not None:
+            declared[module_info.name] = tuple(mark.args)
+    assert declared, "no check module declares its operations"
+    for name, operations in declared.items():
+        assert set(operations) <= known, f"{name} declares {set(operations) - known}"
