@@ -53,13 +53,31 @@ def _three_digit_candidates() -> st.SearchStrategy[int]:
     return st.integers(min_value=0, max_value=999)
 
 
+# Where status candidates are drawn from (inclusive); the spec's validator decides validity.
+STATUS_CANDIDATES = (100, 699)
+
+
+def _likely_status_candidates() -> st.SearchStrategy[int]:
+    """Codes around the valid range, so that the spec's validator, which decides, keeps most.
+
+    Hypothesis gives up on a strategy that filters out most of what it draws (its
+    `filter_too_much` health check); drawn from 0-999 and then narrowed to strings, only one
+    draw in eight survived, and some seeds failed the check before a request was sent.
+    """
+    return st.integers(min_value=STATUS_CANDIDATES[0], max_value=STATUS_CANDIDATES[1])
+
+
 def valid_statuses() -> st.SearchStrategy[int | float | str]:
     """Convention statuses the spec accepts: integers, numeric strings and zero-fraction numbers."""
-    as_int: st.SearchStrategy[int | float | str] = _three_digit_candidates()
-    as_text = _three_digit_candidates().map(str)
-    as_float = _three_digit_candidates().map(float)
-    candidates = st.one_of(as_int, as_text, as_float)
+    as_int: st.SearchStrategy[int | float | str] = _likely_status_candidates()
+    as_float = _likely_status_candidates().map(float)
+    candidates = st.one_of(as_int, valid_numeric_strings(), as_float)
     return candidates.filter(is_valid_status)
+
+
+def valid_numeric_strings() -> st.SearchStrategy[str]:
+    """Statuses written as strings ("202", the document's own example) that the spec accepts."""
+    return _likely_status_candidates().map(str).filter(is_valid_status)
 
 
 def invalid_statuses() -> st.SearchStrategy[Any]:
