@@ -12,9 +12,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import tines_spec
+
+# How every hypothesis-driven check runs (max_examples comes from the plugin's settings profile):
+# no per-example deadline, since a target's latency is not the check's subject, and fixtures
+# such as `target` are session-wide clients, safe to share across examples.
+CHECK_SETTINGS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
 
 _EXIT_SCHEMA = "exit-payload.schema.json"
 

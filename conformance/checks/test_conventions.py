@@ -7,12 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from conformance.exchange import Exchange
 from conformance.http import TargetClient
 from conformance.profile import Profile
 from conformance.strategies import (
+    CHECK_SETTINGS,
     NO_CONTENT_STATUSES,
     default_payloads,
     extra_keys,
@@ -39,8 +40,6 @@ from conformance.verify import (
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
 # The race story's delays: long enough apart that the first exit is unambiguous, short enough
 # to keep the check quick.
 _EARLY, _LATE = 0.0, 1.5
@@ -55,7 +54,7 @@ def _expect_convention_body(exchange: Exchange, status: int, body: Any, requirem
 
 
 @pytest.mark.requirement("WH-ENTRY-001", "WH-BODY-001", "WH-BODY-002", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=default_payloads())
 def test_default_body_is_the_exit_payload(target: TargetClient, payload: Any) -> None:
     """ "By default, the payload of the exit action is returned in the webhook HTTP response
@@ -66,7 +65,7 @@ def test_default_body_is_the_exit_payload(target: TargetClient, payload: Any) ->
 
 
 @pytest.mark.requirement("WH-CONV-001", "WH-CONV-002", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(status=valid_statuses().filter(lambda s: not isinstance(s, str)), body=json_values())
 def test_integer_status_sets_status_line_and_body(
     target: TargetClient, status: int | float, body: Any
@@ -79,7 +78,7 @@ def test_integer_status_sets_status_line_and_body(
 
 
 @pytest.mark.requirement("WH-CONV-003", "WH-CONV-002", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(status=valid_numeric_strings(), body=json_values())
 def test_numeric_string_status_is_valid(target: TargetClient, status: str, body: Any) -> None:
     """The document's own example: `"status": "202"` gives `HTTP/1.1 202 Accepted`."""
@@ -89,7 +88,7 @@ def test_numeric_string_status_is_valid(target: TargetClient, status: str, body:
 
 
 @pytest.mark.requirement("WH-CONV-005", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(headers=header_maps(header_text_values()), body=json_values())
 def test_headers_object_becomes_response_headers(
     target: TargetClient, headers: dict[str, str], body: Any
@@ -101,7 +100,7 @@ def test_headers_object_becomes_response_headers(
 
 
 @pytest.mark.requirement("WH-CONV-006", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(headers=header_maps(header_scalar_values()))
 def test_number_and_boolean_header_values_are_json_text(
     target: TargetClient, headers: dict[str, int | float | bool]
@@ -113,7 +112,7 @@ def test_number_and_boolean_header_values_are_json_text(
 
 
 @pytest.mark.requirement("WH-CONV-004", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(status=invalid_statuses(), body=json_values(), headers=header_maps(min_size=0))
 def test_invalid_status_returns_the_payload_whole(
     target: TargetClient, status: Any, body: Any, headers: dict[str, Any]
@@ -127,7 +126,7 @@ def test_invalid_status_returns_the_payload_whole(
 
 
 @pytest.mark.requirement("WH-CONV-004", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(status=valid_statuses(), headers=header_maps(min_size=0))
 def test_payload_without_body_is_returned_whole(
     target: TargetClient, status: Any, headers: dict[str, Any]
@@ -141,7 +140,7 @@ def test_payload_without_body_is_returned_whole(
 
 
 @pytest.mark.requirement("WH-CONV-007", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(extra=extra_keys(), body=json_values())
 def test_extra_keys_do_not_reach_the_body(
     target: TargetClient, extra: dict[str, Any], body: Any

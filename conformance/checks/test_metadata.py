@@ -8,13 +8,19 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import tines_spec
 from conformance.http import TargetClient
 from conformance.profile import Profile
-from conformance.strategies import default_payloads, invalid_statuses, json_values, valid_statuses
+from conformance.strategies import (
+    CHECK_SETTINGS,
+    default_payloads,
+    invalid_statuses,
+    json_values,
+    valid_statuses,
+)
 from conformance.verify import (
     expect_differs,
     expect_header,
@@ -28,7 +34,6 @@ from conformance.verify import (
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _STATUS = "X-Tines-Status"
 
 
@@ -57,7 +62,7 @@ def _any_exit_payload() -> st.SearchStrategy[Any]:
 
 
 @pytest.mark.requirement("WH-META-001", "WH-META-002", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=default_payloads())
 def test_data_response_says_data_received(target: TargetClient, payload: Any) -> None:
     """ "`data_received` - the story executed and data is included in the response"."""
@@ -78,7 +83,7 @@ def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> N
 
 
 @pytest.mark.requirement("WH-META-007", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=default_payloads())
 def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
     """ "`X-Tines-Exit-Action-ID`: The ID of the exit action that produced the event"."""
@@ -86,7 +91,7 @@ def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
 
 
 @pytest.mark.requirement("WH-META-009", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=default_payloads())
 def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> None:
     """ "If the request reached a limit, the limit that was reached will be included here": a
@@ -95,7 +100,7 @@ def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> Non
 
 
 @pytest.mark.requirement("WH-META-001", "WH-META-005", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=_any_exit_payload())
 def test_status_header_takes_a_documented_value(target: TargetClient, payload: Any) -> None:
     """ "`X-Tines-Status`: The status of the request, values include:" data_received, ok, error."""
@@ -105,7 +110,7 @@ def test_status_header_takes_a_documented_value(target: TargetClient, payload: A
 
 
 @pytest.mark.requirement("WH-META-004", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=_any_exit_payload())
 def test_error_status_comes_with_an_error_code(target: TargetClient, payload: Any) -> None:
     """ "`error` - there was an error processing the request": in HTTP, a 4xx or 5xx answer."""

@@ -7,12 +7,13 @@ import base64
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.http import TargetClient
 from conformance.strategies import (
     BINARY_MEDIA_TYPES,
+    CHECK_SETTINGS,
     binary_bodies,
     csv_matrices,
     default_payloads,
@@ -33,7 +34,6 @@ from conformance.verify import (
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _JSON, _CSV, _TEXT = "application/json", "text/csv", "text/plain"
 _WILDCARDS = ("*/*", "application/*", "*/*;q=0.8")
 _CSV_FIRST = "text/csv;q=1, application/json;q=0.5"
@@ -46,7 +46,7 @@ def _header_record(records: list[dict[str, str]]) -> list[str]:
 
 
 @pytest.mark.requirement("WH-CT-001", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(payload=default_payloads())
 def test_json_is_the_default(target: TargetClient, payload: Any) -> None:
     """ "`application/json` - the default format"."""
@@ -56,7 +56,7 @@ def test_json_is_the_default(target: TargetClient, payload: Any) -> None:
 
 
 @pytest.mark.requirement("WH-CT-002", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(matrix=csv_matrices())
 def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[list[str]]) -> None:
     """ "`text/csv` - you can receive your array data in CSV format": one record per inner array,
@@ -67,7 +67,7 @@ def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[li
 
 
 @pytest.mark.requirement("WH-CT-003", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(records=object_records())
 def test_csv_of_objects_has_a_header_record(
     target: TargetClient, records: list[dict[str, str]]
@@ -83,7 +83,7 @@ def test_csv_of_objects_has_a_header_record(
 
 
 @pytest.mark.requirement("WH-CT-004", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(text=plain_texts())
 def test_plain_text_is_the_bare_string(target: TargetClient, text: str) -> None:
     """ "`text/plain` - for data that doesn't need any fancy formatting": a JSON string is sent as
@@ -95,7 +95,7 @@ def test_plain_text_is_the_bare_string(target: TargetClient, text: str) -> None:
 
 @pytest.mark.requirement("WH-CT-005", max_requests=1)
 @pytest.mark.parametrize("accept", _WILDCARDS)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(matrix=csv_matrices())
 def test_wildcards_default_to_json(
     target: TargetClient, accept: str, matrix: list[list[str]]
@@ -107,7 +107,7 @@ def test_wildcards_default_to_json(
 
 
 @pytest.mark.requirement("WH-CT-006", max_requests=2)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(matrix=csv_matrices())
 def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]]) -> None:
     """ "you can use the HTTP `accept` header to specify the content type you want to receive",
@@ -121,7 +121,7 @@ def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]])
 
 
 @pytest.mark.requirement("WH-CT-007", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(
     media_type=st.sampled_from(BINARY_MEDIA_TYPES),
     accept=st.sampled_from((_JSON, _CSV, _TEXT, "*/*")),
@@ -138,7 +138,7 @@ def test_payload_content_type_wins_over_accept(
 
 
 @pytest.mark.requirement("WH-CT-008", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(pair=binary_bodies())
 def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, bytes]) -> None:
     """ "if you return binary or Base64 encoded files. you can specify the format to support
@@ -155,7 +155,7 @@ def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, byt
 
 
 @pytest.mark.requirement("WH-CT-009", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(
     name=st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), extension=st.sampled_from(["pdf", "png", "csv"])
 )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.http import TargetClient
-from conformance.strategies import header_names, header_text_values, json_values
+from conformance.strategies import CHECK_SETTINGS, header_names, header_text_values, json_values
 from conformance.verify import (
     expect_header_absent,
     expect_json_body,
@@ -22,7 +22,6 @@ from conformance.verify import (
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _INJECTED = "X-Injected"
 # What an attacker appends: a header of its own, or a whole second response after a blank line.
 _INJECTIONS = (
@@ -49,7 +48,7 @@ def _injected_headers() -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.requirement("WH-SAFE-001", max_requests=1)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(headers=_injected_headers(), body=json_values())
 def test_crlf_in_payload_headers_never_splits_the_response(
     target: TargetClient, headers: dict[str, Any], body: Any

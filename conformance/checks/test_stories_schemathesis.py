@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.auths import AuthStorage
@@ -38,6 +38,7 @@ import tines_spec
 from conformance.exchange import Exchange
 from conformance.http import TargetClient
 from conformance.profile import Profile
+from conformance.strategies import CHECK_SETTINGS
 from conformance.verify import expect_no_findings, expect_response
 
 # The operations every check of this module calls, for the dry-run plan.
@@ -61,8 +62,6 @@ _REJECTION_STATUSES = ["4XX"]
 _CONNECTION_HEADERS = frozenset(
     {"connection", "accept-encoding", "content-length", "host", "user-agent"}
 )
-
-_SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class _NoResponse(Exception):
@@ -269,7 +268,7 @@ def _schemathesis_test(
 @pytest.mark.requirement(
     "STORY-GET-001", "STORY-FIELD-001", "STORY-GET-002", "STORY-AUTH-003", max_requests=4
 )
-@_SETTINGS
+@CHECK_SETTINGS
 @given(data=st.data())
 def test_valid_requests_get_documented_answers(
     target: TargetClient, profile: Profile, data: st.DataObject
@@ -281,7 +280,7 @@ def test_valid_requests_get_documented_answers(
 
 
 @pytest.mark.requirement("STORY-PARAM-001", max_requests=4)
-@_SETTINGS
+@CHECK_SETTINGS
 @given(data=st.data())
 def test_invalid_parameters_are_rejected_with_4xx(
     target: TargetClient, profile: Profile, data: st.DataObject
