@@ -58,16 +58,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the built-in (or given) stories over HTTP")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--db", default=DEFAULT_DB, help="SQLite file, or :memory:")
-    serve.add_argument("--exit-timeout", type=float, default=30.0, metavar="SECONDS")
-    serve.add_argument("--max-concurrent-runs", type=int, default=8, metavar="N")
+    serve.add_argument(
+        "--db", default=DEFAULT_DB, help=f"SQLite file, or :memory: (default {DEFAULT_DB})"
+    )
+    serve.add_argument(
+        "--exit-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="answer 504 when no exit action has emitted by then; the run goes on (30)",
+    )
+    serve.add_argument(
+        "--max-concurrent-runs",
+        type=int,
+        default=8,
+        metavar="N",
+        help="runs per story at once; beyond, 201 and the run is queued, never dropped (8)",
+    )
     serve.add_argument("--api-key", default=None, help=f"or set {API_KEY_ENV}")
-    serve.add_argument("--fixtures", type=Path, default=None, metavar="FILE")
-    serve.add_argument("--public-url", default=None, metavar="URL")
-    serve.add_argument("--max-body-bytes", type=int, default=MIB, metavar="N")
-    serve.add_argument("--profile-out", type=Path, default=None, metavar="FILE")
+    serve.add_argument(
+        "--fixtures",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="YAML file of stories to serve instead of the built-in ones",
+    )
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base of absolute URLs (response URLs); default: the request's scheme and Host",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MIB,
+        metavar="N",
+        help=f"larger request bodies get 413 ({MIB})",
+    )
+    serve.add_argument(
+        "--profile-out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a target profile that points the suite at this server",
+    )
     serve.add_argument(
         "--sqlite-synchronous",
         choices=("NORMAL", "FULL"),
