@@ -216,17 +216,45 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run_parser = commands.add_parser("run", help="run the suite against the profile's target")
-    run_parser.add_argument("--profile", required=True, type=Path, metavar="FILE")
-    run_parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    run_parser.add_argument(
+        "--profile",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="the target profile (YAML; spec/schemas/profile.schema.json)",
+    )
+    run_parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where summary.json, summary.md, junit.xml and allure-results go (reports)",
+    )
     run_parser.add_argument(
         "--levels", default="must,should,may", help="comma-separated (default: all)"
     )
     run_parser.add_argument(
         "--only", action="append", default=[], metavar="ID", help="repeatable; one requirement"
     )
-    run_parser.add_argument("--max-examples", type=int, default=10, metavar="N")
-    run_parser.add_argument("--seed", type=int, default=None, metavar="N")
-    run_parser.add_argument("--include-limit-test", action="store_true")
+    run_parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=10,
+        metavar="N",
+        help="generated examples per property check (10)",
+    )
+    run_parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hypothesis seed; a failure's report prints the one that reproduces it",
+    )
+    run_parser.add_argument(
+        "--include-limit-test",
+        action="store_true",
+        help="also flood the probe story past its concurrency limit (WH-CONC-*)",
+    )
     run_parser.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
     run_parser.add_argument(
         "--checks",
@@ -237,16 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
-    req_parser.add_argument("--json", action="store_true")
+    req_parser.add_argument("--json", action="store_true", help="as a JSON array")
     req_parser.add_argument("--level", default=None, help="comma-separated levels to list")
 
     demo_parser = commands.add_parser(
         "demo", help="start the reference server and run the whole suite against it"
     )
-    demo_parser.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
-    demo_parser.add_argument("--exit-timeout", type=float, default=3.0, metavar="S")
-    demo_parser.add_argument("--max-examples", type=int, default=10, metavar="N")
-    demo_parser.add_argument("--seed", type=int, default=None, metavar="N")
+    demo_parser.add_argument(
+        "--report-dir", type=Path, default=Path("reports"), metavar="DIR", help="(reports)"
+    )
+    demo_parser.add_argument(
+        "--exit-timeout",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="the reference's exit timeout, short so the timeout checks are quick (3)",
+    )
+    demo_parser.add_argument(
+        "--max-examples", type=int, default=10, metavar="N", help="as for run (10)"
+    )
+    demo_parser.add_argument("--seed", type=int, default=None, metavar="N", help="as for run")
     return parser
 
 
