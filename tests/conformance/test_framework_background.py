@@ -13,7 +13,8 @@ from _pytest.outcomes import Skipped
 
 from conformance import background
 from conformance.background import ProbeCancelled, Scheduler, slow_probe
-from conformance.http import AsyncTargetClient, Caps, InFlightCap, RateLimiter
+from conformance.caps import Caps, InFlightCap, RateLimiter
+from conformance.http import AsyncTargetClient
 from conformance.profile import Profile, load_profile
 from conformance.result import CheckFailure
 from tests.conformance.conftest import Profiles

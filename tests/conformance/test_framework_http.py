@@ -17,12 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conformance.caps import Caps, InFlightCap, RateLimiter
 from conformance.http import (
     RUN_ID_HEADER,
     AsyncTargetClient,
-    Caps,
-    InFlightCap,
-    RateLimiter,
     TargetClient,
 )
 from conformance.profile import Profile, load_profile
