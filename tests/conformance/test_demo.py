@@ -1,0 +1,65 @@
+"""The README's main job, end to end: `conformance demo` passes every requirement of the reference.
+
+This is the one test that runs the whole suite, every level and the limit test included, against
+the reference server, as a user runs it: a separate process, its own reference subprocess, the
+reports in a directory. Zero failures at every level is the bar (issue: the suite passes against
+the reference); the only requirement not passed is the one the catalogue marks not-black-box.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+import tines_spec
+
+
+@pytest.fixture(scope="module")
+def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
+    reports = tmp_path_factory.mktemp("demo") / "reports"
+    env = {k: v for k, v in os.environ.items() if k != "TINES_API_KEY"}
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "demo", "--report-dir", str(reports)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    return done.returncode, reports, done.stdout + done.stderr
+
+
+def test_demo_exits_zero_with_no_failure_at_any_level(demo_reports: tuple[int, Path, str]) -> None:
+    code, reports, output = demo_reports
+    assert code == 0, output[-3000:]
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    tines_spec.validator("report.schema.json").validate(summary)
+    assert summary["outcome"] == "passed"
+    assert summary["levels"] == ["MUST", "SHOULD", "MAY"]
+    for level, counts in summary["totals"].items():
+        assert counts["failed"] == 0, level
+        assert counts["skipped"] == 0, level
+
+
+def test_every_black_box_requirement_passed(demo_reports: tuple[int, Path, str]) -> None:
+    _, reports, _ = demo_reports
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    status = {entry["id"]: entry["status"] for entry in summary["requirements"]}
+    for requirement in tines_spec.catalogue().requirements:
+        expected = "passed" if requirement.verification == "black-box" else "untested"
+        assert status[requirement.id] == expected, requirement.id
+
+
+def test_every_report_format_is_written(demo_reports: tuple[int, Path, str]) -> None:
+    _, reports, _ = demo_reports
+    assert (reports / "summary.md").read_text(encoding="utf-8").startswith("# Conformance run")
+    suites = ElementTree.parse(reports / "junit.xml").getroot()
+    cases = list(suites.iter("testcase"))
+    assert cases
+    assert all(case.find("failure") is None for case in cases)
+    assert any((reports / "allure-results").glob("*-result.json"))
