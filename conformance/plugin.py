@@ -195,9 +195,9 @@ def _import_long_waits() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requirement(*ids, max_requests=None, operations=()): the requirement IDs "
-        "(spec/requirements.yaml) a check covers; max_requests (per example for hypothesis "
-        "tests) and operations feed the dry-run plan",
+        "requirement(*ids, max_requests=None, max_requests_per_story=None, operations=()): the "
+        "requirement IDs (spec/requirements.yaml) a check covers; max_requests (per example for "
+        "hypothesis tests, or per profile story) and operations feed the dry-run plan",
     )
     config.addinivalue_line(
         "markers",
@@ -425,7 +425,7 @@ def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
     """The dry run's plan (see `conformance.reporting.plan`)."""
     probes = state.scheduler.plan(state.selected_ids, state.include_limit_test)
     return render_plan(
-        [plan_check(item, state.max_examples) for item in items],
+        [plan_check(item, state.max_examples, len(state.profile.stories.ids)) for item in items],
         header=f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
         "nothing will be sent",
         probes=[(probe.name, tuple(probe.requirement_ids)) for probe in probes],

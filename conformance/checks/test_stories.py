@@ -61,7 +61,7 @@ def _modes() -> list[str]:
     return list(tines_spec.schema(_STORY)["properties"]["mode"]["enum"])
 
 
-@pytest.mark.requirement("STORY-GET-001", *_FIELDS)
+@pytest.mark.requirement("STORY-GET-001", *_FIELDS, max_requests_per_story=1)
 def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
     """ "A successful request will return a JSON object representing the specified story": every
     documented field, with its type, format and the conditions the field table states."""
@@ -71,7 +71,7 @@ def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
         expect_equal(exchange, "id", story["id"], story_id, "STORY-GET-001")
 
 
-@pytest.mark.requirement("STORY-LIVE-001", "STORY-FIELD-008")
+@pytest.mark.requirement("STORY-LIVE-001", "STORY-FIELD-008", max_requests_per_story=1)
 def test_live_activity_fields_with_the_parameter(target: TargetClient, profile: Profile) -> None:
     """ "When set to `true`, includes live activity metrics like `pending_action_runs_count`,
     `concurrent_runs_count`, and `tokens_used_percentage`."""
@@ -87,7 +87,7 @@ def test_live_activity_fields_with_the_parameter(target: TargetClient, profile: 
         )
 
 
-@pytest.mark.requirement("STORY-LIVE-002")
+@pytest.mark.requirement("STORY-LIVE-002", max_requests_per_story=1)
 def test_no_live_activity_fields_by_default(target: TargetClient, profile: Profile) -> None:
     """ "Defaults to `false`": without the parameter the live-activity fields are absent."""
     for story_id in profile.stories.ids:
@@ -95,7 +95,7 @@ def test_no_live_activity_fields_by_default(target: TargetClient, profile: Profi
         expect_valid(exchange, story, _STORY, "STORY-LIVE-002", "/$defs/plain")
 
 
-@pytest.mark.requirement("STORY-LIVE-003")
+@pytest.mark.requirement("STORY-LIVE-003", max_requests_per_story=1)
 def test_no_live_activity_fields_when_false(target: TargetClient, profile: Profile) -> None:
     """ "Only included when `include_live_activity=true` is set."""
     for story_id in profile.stories.ids:
@@ -104,7 +104,7 @@ def test_no_live_activity_fields_when_false(target: TargetClient, profile: Profi
         expect_valid(exchange, story, _STORY, "STORY-LIVE-003", "/$defs/plain")
 
 
-@pytest.mark.requirement("STORY-MODE-001")
+@pytest.mark.requirement("STORY-MODE-001", max_requests_per_story=len(_modes()))
 def test_story_mode_is_reflected(target: TargetClient, profile: Profile) -> None:
     """ "The mode (`TEST` or `LIVE`) of the story to retrieve": the story read in a mode says so."""
     for story_id in profile.stories.ids:
@@ -169,7 +169,7 @@ def test_invalid_parameter_is_named_in_a_4xx(
     expect_names_parameter(exchange, parameter, "STORY-PARAM-001")
 
 
-@pytest.mark.requirement("STORY-FIELD-010")
+@pytest.mark.requirement("STORY-FIELD-010", max_requests_per_story=1)
 def test_retention_is_a_known_period(target: TargetClient, profile: Profile) -> None:
     """ "Defined event retention period in seconds": one of the periods Tines offers."""
     for story_id in profile.stories.ids:
@@ -177,7 +177,7 @@ def test_retention_is_a_known_period(target: TargetClient, profile: Profile) -> 
         expect_valid(exchange, story, _STORY, "STORY-FIELD-010", "/$defs/knownRetention")
 
 
-@pytest.mark.requirement("STORY-FIELD-011")
+@pytest.mark.requirement("STORY-FIELD-011", max_requests_per_story=1)
 def test_guid_is_hex(target: TargetClient, profile: Profile) -> None:
     """ "Unique identifier of the story": 32 lowercase hex characters, as in every Tines sample."""
     for story_id in profile.stories.ids:
@@ -185,7 +185,7 @@ def test_guid_is_hex(target: TargetClient, profile: Profile) -> None:
         expect_valid(exchange, story, _STORY, "STORY-FIELD-011", "/$defs/hexGuid")
 
 
-@pytest.mark.requirement("STORY-FIELD-012")
+@pytest.mark.requirement("STORY-FIELD-012", max_requests_per_story=1)
 def test_slug_is_underscored(target: TargetClient, profile: Profile) -> None:
     """ "An underscored representation of the story name."""
     for story_id in profile.stories.ids:

@@ -6,9 +6,11 @@ they are derived from the spec: each requirement's `encoded_by` points into `ope
 operation, a component) or at a schema, and the plan lists the OpenAPI operations whose definition
 (with every component it references) contains that pointer or names that schema.
 
-The most requests a check may send is its marker's `max_requests=N`; for a hypothesis test N is
-per example and multiplied by max_examples (a failing example is then replayed and shrunk, which
-hypothesis bounds on its own). A check that declares nothing says so: the plan never guesses.
+The most requests a check may send is its marker's `max_requests=N`, or
+`max_requests_per_story=N` for a check that reads each of the profile's stories (N times their
+number); for a hypothesis test N is per example and multiplied by max_examples (a failing
+example is then replayed and shrunk, which hypothesis bounds on its own). A check that declares
+nothing says so: the plan never guesses.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def operations_for(pointer: str) -> list[str]:
     return [name for name, text in every.items() if schema_file in text]
 
 
-def plan_check(item: pytest.Item, max_examples: int) -> PlannedCheck:
+def plan_check(item: pytest.Item, max_examples: int, stories: int) -> PlannedCheck:
     ids = requirement_ids(item)
     declared = _marker_kwarg(item, "operations")
     if not declared:
@@ -133,6 +135,9 @@ def plan_check(item: pytest.Item, max_examples: int) -> PlannedCheck:
         operations = tuple(found)
     per_example = bool(getattr(getattr(item, "obj", None), "is_hypothesis_test", False))
     most = _marker_kwarg(item, "max_requests")
+    per_story = _marker_kwarg(item, "max_requests_per_story")
+    if most is None and per_story is not None:
+        most = int(per_story) * stories
     if most is not None:
         most = int(most) * (max_examples if per_example else 1)
     return PlannedCheck(item.nodeid, ids, operations, bool(declared), most, per_example)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance import cli
 from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
@@ -250,6 +251,22 @@ def test_dry_run_sends_nothing_and_prints_the_plan(
     )
     assert empty.returncode == 2
     assert "no check covers level MAY" in empty.stdout + empty.stderr
+
+
+def test_the_built_in_checks_declare_what_they_may_send(
+    fake_target: FakeTarget, profiles: Profiles
+) -> None:
+    """The plan of the real suite bounds every check's requests, per-story checks by the
+    profile's number of stories, so a user knows what a run may send to their tenant."""
+    profile = profiles.write(fake_target.base_url)
+    result = run_cli("run", "--profile", str(profile), "--dry-run", "--include-limit-test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not declared" not in result.stdout
+    assert "without a declared bound" not in result.stdout
+    stories = len(yaml.safe_load(profile.read_text(encoding="utf-8"))["stories"]["ids"])
+    plan = result.stdout.split("checks/test_stories.py::test_no_live_activity_fields_by_default")
+    assert f"most requests: {stories}\n" in plan[1].split("checks/")[0]
+    assert fake_target.requests == 0
 
 
 def test_requirements_listing(capsys: pytest.CaptureFixture[str]) -> None:
