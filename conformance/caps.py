@@ -84,6 +84,15 @@ class InFlightCap:
             return True
         return False
 
+    def _slot_or_queue(self, wake: Callable[[], bool]) -> _Waiter | None:
+        """Take a free slot (None), or join the queue with a way to be woken (the waiter)."""
+        with self._lock:
+            if self._take_free_slot():
+                return None
+            waiter = _Waiter(wake)
+            self._waiters.append(waiter)
+            return waiter
+
     def acquire(self) -> None:
         event = threading.Event()
 
@@ -91,11 +100,9 @@ class InFlightCap:
             event.set()
             return True
 
-        with self._lock:
-            if self._take_free_slot():
-                return
-            waiter = _Waiter(wake)
-            self._waiters.append(waiter)
+        waiter = self._slot_or_queue(wake)
+        if waiter is None:
+            return
         try:
             event.wait()
         except BaseException:
@@ -117,11 +124,9 @@ class InFlightCap:
                 return False
             return True
 
-        with self._lock:
-            if self._take_free_slot():
-                return
-            waiter = _Waiter(wake)
-            self._waiters.append(waiter)
+        waiter = self._slot_or_queue(wake)
+        if waiter is None:
+            return
         try:
             await granted
         except BaseException:
