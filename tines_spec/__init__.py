@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -91,6 +92,15 @@ class Catalogue:
 
     def at_levels(self, levels: tuple[str, ...] | list[str]) -> tuple[Requirement, ...]:
         return tuple(r for r in self.requirements if r.level in levels)
+
+    def document_title(self, requirement: Requirement) -> str:
+        return self.documents[requirement.document]["title"]
+
+    def source_url(self, requirement: Requirement) -> str:
+        """The published page of the requirement's sentence, with a text fragment (`#:~:text=`)
+        that browsers which support it scroll to and highlight; others just open the page."""
+        page = self.documents[requirement.document]["url"]
+        return f"{page}#:~:text={quote(requirement.sentence, safe='')}"
 
 
 @cache

@@ -78,3 +78,22 @@ def iter_key(node: Any, key: str) -> Iterator[Any]:
     elif isinstance(node, list):
         for value in node:
             yield from iter_key(value, key)
+
+
+def report_entry(requirement: tines_spec.Requirement) -> dict[str, Any]:
+    """A requirement as the summary lists it before any check covered it."""
+    catalogue = tines_spec.catalogue()
+    return {
+        "id": requirement.id,
+        "title": requirement.title,
+        "level": requirement.level,
+        "area": requirement.id.rsplit("-", 1)[0],
+        "document": catalogue.document_title(requirement),
+        "sentence": requirement.sentence,
+        "source_url": catalogue.source_url(requirement),
+        "status": "untested",
+        "flaky": False,
+        "tests": [],
+        "reason": requirement.why,
+        "failure": None,
+    }
