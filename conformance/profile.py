@@ -145,6 +145,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ProfileError(file, where, f"invalid YAML: {problem}") from None
+    _check_url_pairs(file, data)
     error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
     if error is not None:
         raise ProfileError(file, _field_path(error), error.message.splitlines()[0])
@@ -153,6 +154,42 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         redaction.register_webhook_url(url)
     redaction.register_secret(os.environ.get(profile.target.api_key_env))
     return profile
+
+
+def _check_url_pairs(file: str, data: Any) -> None:
+    """A webhook URL is given in the file or in a variable, not both: said in words here, since
+    the schema's `oneOf` would only say that no alternative matched."""
+    webhooks = data.get("webhooks") if isinstance(data, dict) else None
+    if not isinstance(webhooks, dict):
+        return
+    for name, required in (("probe_url", True), ("race_url", False)):
+        given = [key for key in (name, f"{name}_env") if key in webhooks]
+        if len(given) == 2:
+            raise ProfileError(file, f"webhooks.{name}_env", f"give {name} or {name}_env, not both")
+        if required and not given:
+            raise ProfileError(
+                file, f"webhooks.{name}", f"missing: give {name}, or {name}_env naming a variable"
+            )
+
+
+def _url_from(file: str, webhooks: dict[str, Any], name: str) -> str | None:
+    """The URL from the file, or from the variable `{name}_env` names (checked as the schema
+    checks a URL in the file)."""
+    variable = webhooks.get(f"{name}_env")
+    if variable is None:
+        value: str | None = webhooks.get(name)
+        return value
+    url = os.environ.get(variable, "")
+    field = f"webhooks.{name}_env"
+    if not url:
+        raise ProfileError(
+            file, field, f"the environment variable {variable} is not set (it must hold {name})"
+        )
+    # The variable's value is a secret: the error names the variable, never the value.
+    redaction.register_webhook_url(url)
+    if not url.startswith(("http://", "https://")):
+        raise ProfileError(file, field, f"{variable} does not hold an http(s) URL")
+    return url
 
 
 def _build(path: Path, data: dict[str, Any]) -> Profile:
@@ -188,8 +225,8 @@ def _build(path: Path, data: dict[str, Any]) -> Profile:
             send_to_story_enabled_id=stories.get("send_to_story_enabled_id"),
         ),
         webhooks=Webhooks(
-            probe_url=webhooks["probe_url"],
-            race_url=webhooks.get("race_url"),
+            probe_url=str(_url_from(str(path), webhooks, "probe_url")),
+            race_url=_url_from(str(path), webhooks, "race_url"),
             exit_timeout_seconds=exit_timeout,
             timing_margin_seconds=webhook_setting("timing_margin_seconds"),
             response_url_deadline_seconds=webhook_setting("response_url_deadline_seconds"),

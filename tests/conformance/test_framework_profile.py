@@ -122,3 +122,68 @@ def test_missing_key_variable_names_the_variable(
         profile.api_key()
     assert raised.value.field == "target.api_key_env"
     assert API_KEY_ENV in str(raised.value)
+
+
+WEBHOOKS_FROM_VARIABLES = (
+    "target: {base_url: 'http://x', api_key_env: K}\nstories: {ids: [1], missing_id: 2}\n"
+    "webhooks:\n"
+    "  probe_url_env: CONFORMANCE_TEST_PROBE_URL\n"
+    "  race_url_env: CONFORMANCE_TEST_RACE\n"
+)
+
+
+def test_webhook_urls_can_come_from_variables_and_their_secrets_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile committed to a repository (the CI examples) names variables, as for the key."""
+    probe = "https://tenant.example/webhook/probe/probe-s3cret-from-env"
+    race = "https://tenant.example/webhook/race/race-s3cret-from-env"
+    monkeypatch.setenv("CONFORMANCE_TEST_PROBE_URL", probe)
+    monkeypatch.setenv("CONFORMANCE_TEST_RACE", race)
+    path = tmp_path / "profile.yaml"
+    path.write_text(WEBHOOKS_FROM_VARIABLES, encoding="utf-8")
+    profile = load_profile(path)
+    assert (profile.webhooks.probe_url, profile.webhooks.race_url) == (probe, race)
+    cleaned = redaction.redact(f"{probe} {race}")
+    assert "probe-s3cret-from-env" not in cleaned
+    assert "race-s3cret-from-env" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("variables", "extra", "field", "message"),
+    [
+        ({}, "", "webhooks.probe_url_env", "CONFORMANCE_TEST_PROBE_URL is not set"),
+        (
+            {"CONFORMANCE_TEST_PROBE_URL": "tenant.example/webhook/p/not-a-url-s3cret"},
+            "",
+            "webhooks.probe_url_env",
+            "does not hold an http(s) URL",
+        ),
+        (
+            {"CONFORMANCE_TEST_PROBE_URL": "https://t/webhook/p/s"},
+            "  probe_url: https://t/webhook/p/s\n",
+            "webhooks.probe_url_env",
+            "give probe_url or probe_url_env, not both",
+        ),
+    ],
+)
+def test_a_webhook_variable_that_is_unset_or_wrong_names_the_field_not_the_value(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    extra: str,
+    field: str,
+    message: str,
+) -> None:
+    for name in ("CONFORMANCE_TEST_PROBE_URL", "CONFORMANCE_TEST_RACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONFORMANCE_TEST_RACE", "https://t/webhook/r/s")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "profile.yaml"
+    path.write_text(WEBHOOKS_FROM_VARIABLES + extra, encoding="utf-8")
+    with pytest.raises(ProfileError) as raised:
+        load_profile(path)
+    assert raised.value.field == field
+    assert message in str(raised.value)
+    assert "s3cret" not in str(raised.value)

@@ -16,6 +16,8 @@ import yaml
 
 import tines_spec
 
+from .spec_files import report_entry
+
 PROFILE = "profile.schema.json"
 REPORT = "report.schema.json"
 EXAMPLE_PATH = Path(__file__).resolve().parent / "data" / "profile.example.yaml"
@@ -64,9 +66,29 @@ def test_the_example_profile_validates() -> None:
     assert errors_at(PROFILE, example_profile()) == []
 
 
-@pytest.mark.parametrize("path", list(setting_paths(tines_spec.schema(PROFILE))), ids=".".join)
+# Each webhook URL is given in the file or in a variable, never both: the example gives the URLs.
+ALTERNATIVES = {("webhooks", "probe_url_env"), ("webhooks", "race_url_env")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in setting_paths(tines_spec.schema(PROFILE)) if p not in ALTERNATIVES],
+    ids=".".join,
+)
 def test_the_example_profile_sets_every_setting(path: tuple[str, ...]) -> None:
     dig(example_profile(), path)
+
+
+def test_webhook_urls_may_come_from_variables_instead() -> None:
+    profile = example_profile()
+    webhooks = profile["webhooks"]
+    del webhooks["probe_url"], webhooks["race_url"]
+    webhooks.update(probe_url_env="TINES_PROBE_URL", race_url_env="TINES_RACE_URL")
+    assert errors_at(PROFILE, profile) == []
+    assert errors_at(PROFILE, {**profile, "webhooks": {"race_url_env": "X"}})  # no probe URL
+    both = {**webhooks, "race_url": "https://acme.tines.com/webhook/a/b"}
+    assert errors_at(PROFILE, {**profile, "webhooks": both})
+    assert errors_at(PROFILE, {**profile, "webhooks": {**webhooks, "probe_url_env": "not a name"}})
 
 
 def test_the_example_holds_no_secret() -> None:
@@ -85,7 +107,6 @@ def test_the_example_holds_no_secret() -> None:
         ("target", "base_url"),
         ("target", "api_key_env"),
         ("stories", "ids"),
-        ("webhooks", "probe_url"),
     ],
     ids=".".join,
 )
@@ -150,25 +171,20 @@ def summary() -> dict[str, Any]:
     return {
         "tool": {"name": "tines-conformance", "version": "0.1.0"},
         "spec_version": catalogue.spec_version,
+        "versions": {"python": "3.11.7"},
         "run_id": "run-1",
         "target": {"name": "acme", "base_url": "https://acme.tines.com", "profile": None},
         "started_at": "2026-01-01T00:00:00Z",
         "duration_seconds": 1.5,
         "levels": list(tines_spec.LEVELS),
         "seed": None,
+        "retries": 1,
         "outcome": "passed",
         "requests_sent": 0,
-        "requirements": [
-            {
-                "id": r.id,
-                "title": r.title,
-                "level": r.level,
-                "status": "untested",
-                "tests": [],
-                "reason": r.why,
-            }
-            for r in catalogue.requirements
-        ],
+        "command": "conformance run --profile acme.yaml --seed 1",
+        "notes": [],
+        "requirements": [report_entry(r) for r in catalogue.requirements],
+        "checks": [],
         "totals": totals,
     }
 
