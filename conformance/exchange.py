@@ -11,6 +11,7 @@ from conformance.redaction import redact, redact_headers
 
 Headers = tuple[tuple[str, str], ...]
 _BODY_PREVIEW = 600
+RESPONSE_LOCATION = "X-Tines-Response-Location"
 _NOT_REPEATED = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent"})
 
 
@@ -60,6 +61,22 @@ class Exchange:
     response: ReceivedResponse | None
     error: str | None = None
     notes: tuple[str, ...] = field(default=())
+
+    def response_urls(self) -> tuple[str | None, str | None]:
+        """Where the run's data will be, as the answer gives it: the response location header
+        and the JSON body's `response_url` (each None when absent)."""
+        if self.response is None:
+            return None, None
+        from_header = self.response.header(RESPONSE_LOCATION) or None
+        from_body: str | None = None
+        if self.response.media_type.endswith("json") or self.response.body[:1] == b"{":
+            try:
+                body = self.response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("response_url"), str):
+                from_body = body["response_url"] or None
+        return from_header, from_body
 
     def curl(self) -> str:
         """A curl command that repeats the request, with every secret masked."""

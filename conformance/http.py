@@ -6,7 +6,8 @@ once): a check, a probe and schemathesis's calls made through `request` all draw
 budget, so the profile's caps hold for the run as a whole. Each request carries the run's ID and
 the suite's User-Agent, has a timeout, and comes back as an `Exchange`: an HTTP answer of any kind
 or a transport failure (`response=None`, `error` one line), never an exception, so a misbehaving
-target becomes a failed check with a reason rather than a crashed suite.
+target becomes a failed check with a reason rather than a crashed suite. Every exchange is also
+handed to the run's `recording` log (exchanges.har, the Allure evidence).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import httpx
 import yaml
 
 import tines_spec
-from conformance import __version__
+from conformance import __version__, recording
 from conformance.caps import Caps, shared_caps
 from conformance.errors import TargetUnreachable
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
@@ -110,15 +111,17 @@ def describe_transport_error(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
-def ensure_reachable(client: TargetClient) -> None:
+def ensure_reachable(client: TargetClient) -> Exchange:
     """One GET of the first story: no HTTP answer at all (refused, DNS, TLS) ends the run early.
 
-    A slow target is not unreachable: its checks fail one by one with their timeouts.
+    A slow target is not unreachable: its checks fail one by one with their timeouts. The
+    exchange is returned, so that the run's record of its traffic can include it.
     """
     profile = client.profile
     exchange = client.get_story(profile.stories.ids[0], timeout=PREFLIGHT_TIMEOUT_SECONDS)
     if exchange.response is None and not (exchange.error or "").startswith(NO_ANSWER):
         raise TargetUnreachable(redact(profile.target.base_url), exchange.error or "no answer")
+    return exchange
 
 
 def _header_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
@@ -270,13 +273,19 @@ class TargetClient(_ClientCore):
             if wait > 0:
                 self._sleep(wait)
             self._count()
+            started_at = recording.now()
             started = time.perf_counter()
             try:
                 response, body = self._read_within(request, started + seconds + 1.0)
             except (httpx.HTTPError, TimeoutError) as exc:
-                return Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
-            elapsed = time.perf_counter() - started
-            return Exchange(sent, self._received(response, elapsed, body))
+                exchange = Exchange(
+                    sent, None, error=redact(describe_transport_error(exc, seconds))
+                )
+            else:
+                elapsed = time.perf_counter() - started
+                exchange = Exchange(sent, self._received(response, elapsed, body))
+            recording.record(exchange, started_at)
+            return exchange
         finally:
             self.caps.in_flight.release()
 
@@ -431,14 +440,20 @@ class AsyncTargetClient(_ClientCore):
             if wait > 0:
                 await self._sleep(wait)
             self._count()
+            started_at = recording.now()
             started = time.perf_counter()
             try:
                 # A total deadline as well as httpx's per-phase timeouts: a target that trickles
                 # its answer byte by byte must still end within the request timeout.
                 response = await asyncio.wait_for(http.send(request), seconds + 1.0)
             except (httpx.HTTPError, TimeoutError) as exc:
-                return Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
-            return Exchange(sent, self._received(response, time.perf_counter() - started))
+                exchange = Exchange(
+                    sent, None, error=redact(describe_transport_error(exc, seconds))
+                )
+            else:
+                exchange = Exchange(sent, self._received(response, time.perf_counter() - started))
+            recording.record(exchange, started_at)
+            return exchange
         finally:
             self.caps.in_flight.release()
 

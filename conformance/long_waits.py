@@ -88,7 +88,6 @@ JUST_UNDER_REQUIREMENTS = ("WH-TIME-001",)
 BURST_REQUIREMENTS = ("WH-CONC-001", "WH-CONC-002", "WH-CONC-003", "WH-CONC-004")
 SLOW_REQUIREMENTS = frozenset(TIMEOUT_REQUIREMENTS + JUST_UNDER_REQUIREMENTS + BURST_REQUIREMENTS)
 
-_LOCATION = "X-Tines-Response-Location"
 # Slack on top of the longest wait a probe can make, for scheduling and the last poll's answer.
 _SLACK_SECONDS = 10.0
 
@@ -239,17 +238,7 @@ def account_burst(runs: Sequence[RunTrace]) -> BurstAccount:
 
 def response_url_of(exchange: Exchange, *, body_first: bool) -> str | None:
     """Where the run's data will be: the body's `response_url` or the response location header."""
-    response = exchange.response
-    if response is None:
-        return None
-    from_header = response.header(_LOCATION) or None
-    from_body: str | None = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("response_url"), str):
-        from_body = body["response_url"] or None
+    from_header, from_body = exchange.response_urls()
     return (from_body or from_header) if body_first else (from_header or from_body)
 
 

@@ -26,12 +26,14 @@ def register_secret(value: str | None) -> None:
 
 
 def register_webhook_url(url: str | None) -> None:
-    """A webhook URL is /webhook/{path}/{secret}: its last segment is the secret."""
+    """A webhook URL is /webhook/{path}/{secret}, and a response URL the target hands out extends
+    it (/webhook/{path}/{secret}/{id}): the segment two past `webhook` is the secret either way."""
     if not url:
         return
     segments = [s for s in urlsplit(url).path.split("/") if s]
-    if len(segments) >= 3 and segments[-3] == "webhook":
-        register_secret(segments[-1])
+    for index, segment in enumerate(segments[:-2]):
+        if segment == "webhook":
+            register_secret(segments[index + 2])
 
 
 def clear() -> None:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from conformance.exchange import Exchange
+from conformance.exchange import RESPONSE_LOCATION, Exchange
 from conformance.http import TargetClient
 from conformance.long_waits import (
     OutcomeSource,
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.operations(
 
 # The spec's definition of an absolute URL (the shape of every `response_url`).
 ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
-LOCATION = "X-Tines-Response-Location"
+LOCATION = RESPONSE_LOCATION
 
 
 @pytest.mark.requirement("WH-META-010", max_requests=0)
