@@ -4,6 +4,10 @@ Exit codes of `conformance run` (and of `demo`, which ends with one):
 0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
 2 a usage or profile error (one line naming the file and the field); 3 the target cannot be
 reached (one line naming the URL and why); 130 the run was interrupted or hit its deadline.
+
+On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
+exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
+error (a missing or malformed file, an unknown option value).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 
 import tines_spec
 from conformance import __version__
+from conformance.cli_reports import add_commands as add_report_commands
+from conformance.cli_reports import dispatch as dispatch_report_command
 from conformance.errors import ConformanceError, UsageError
 
 EXIT_PASSED = 0
@@ -33,13 +39,16 @@ EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other shell tools
 @dataclass(frozen=True)
 class RunOptions:
     profile: Path
-    report_dir: Path = Path("reports")
+    # None: reports/<run id>/, with reports/latest pointing at it.
+    report_dir: Path | None = None
     levels: str = "must,should,may"
     only: tuple[str, ...] = ()
     max_examples: int = 10
     seed: int | None = None
     include_limit_test: bool = False
     dry_run: bool = False
+    retries: int = 1
+    expectations: Path | None = None
     checks: Path | None = None
     run_id: str | None = None
     pytest_args: tuple[str, ...] = ()
@@ -51,8 +60,12 @@ def _fail(message: str) -> None:
 
 def pytest_arguments(options: RunOptions) -> list[str]:
     """The pytest command line of a run: the plugin's options, the reports, the checks."""
-    from conformance.plugin import CHECKS_DIR
+    from conformance.plugin import CHECKS_DIR, default_report_dir
 
+    report_dir = options.report_dir
+    if report_dir is None:
+        assert options.run_id is not None, "the run ID names the default report directory"
+        report_dir = default_report_dir(options.run_id)
     args = [
         "-p",
         "no:cacheprovider",
@@ -61,15 +74,16 @@ def pytest_arguments(options: RunOptions) -> list[str]:
         # plugin's package (all of schemathesis), about 4 s per run where bytecode is not cached.
         "--assert=plain",
         f"--conformance-profile={options.profile}",
-        f"--conformance-report-dir={options.report_dir}",
         f"--conformance-levels={options.levels}",
         f"--conformance-max-examples={options.max_examples}",
-        # Checks may add evidence with record_property; xunit1 keeps those properties valid.
-        "-o",
-        "junit_family=xunit1",
+        f"--conformance-retries={options.retries}",
         "--rootdir",
         str((options.checks or CHECKS_DIR).parent),
     ]
+    if options.report_dir is not None:
+        args.append(f"--conformance-report-dir={options.report_dir}")
+    if options.expectations is not None:
+        args.append(f"--conformance-expectations={options.expectations}")
     args += [f"--conformance-only={rid}" for rid in options.only]
     if options.run_id:
         args.append(f"--conformance-run-id={options.run_id}")
@@ -79,10 +93,9 @@ def pytest_arguments(options: RunOptions) -> list[str]:
         args.append("--conformance-include-limit-test")
     if options.dry_run:
         args += ["--conformance-dry-run", "-q"]
-    else:
-        args.append(f"--junitxml={options.report_dir / 'junit.xml'}")
-        if _allure_installed():
-            args.append(f"--alluredir={options.report_dir / 'allure-results'}")
+    elif _allure_installed():
+        # junit.xml and the other reports are the plugin's, rendered from the summary.
+        args.append(f"--alluredir={report_dir / 'allure-results'}")
     args += list(options.pytest_args)
     args.append(str(options.checks or CHECKS_DIR))
     return args
@@ -96,8 +109,11 @@ def _allure_installed() -> bool:
     return True
 
 
-def preflight(options: RunOptions, run_id: str) -> None:
-    """What can be judged before pytest starts, so that it is one clean line, not pytest's."""
+def preflight(options: RunOptions, run_id: str) -> Any:
+    """What can be judged before pytest starts, so that it is one clean line, not pytest's.
+
+    Returns the reachability exchange as a `PreflightDone` for the plugin, which records it and
+    does not send its own (None for a dry run, which sends nothing)."""
     from conformance.http import TargetClient, ensure_reachable
     from conformance.plugin import parse_levels, unknown_ids
     from conformance.profile import load_profile
@@ -114,14 +130,24 @@ def preflight(options: RunOptions, run_id: str) -> None:
         )
     if options.max_examples < 1:
         raise UsageError("--max-examples must be at least 1")
+    if options.retries < 0:
+        raise UsageError("--retries must be 0 or more")
+    if options.expectations is not None:
+        from conformance.expectations import load_expectations
+
+        load_expectations(options.expectations)
     if options.checks is not None and not options.checks.exists():
         raise UsageError(f"--checks: {options.checks} does not exist")
     profile = load_profile(options.profile)
     if options.dry_run:
-        return
+        return None
     profile.api_key()
+    from conformance import recording
+    from conformance.plugin import PreflightDone
+
+    started_at = recording.now()
     with TargetClient(profile, run_id) as client:
-        ensure_reachable(client)
+        return PreflightDone(ensure_reachable(client), started_at)
 
 
 class _Outcome:
@@ -146,7 +172,7 @@ def run(options: RunOptions) -> int:
         options = replace(options, run_id=new_run_id())
     assert options.run_id is not None
     try:
-        preflight(options, options.run_id)
+        done = preflight(options, options.run_id)
     except TargetUnreachable as exc:
         _fail(str(exc))
         return EXIT_UNREACHABLE
@@ -154,7 +180,8 @@ def run(options: RunOptions) -> int:
         _fail(str(exc))
         return EXIT_USAGE
     recorder = _Outcome()
-    code = pytest.main(pytest_arguments(options), plugins=[recorder])
+    plugins: list[object] = [recorder] if done is None else [recorder, done]
+    code = pytest.main(pytest_arguments(options), plugins=plugins)
     return exit_code(int(code), recorder.state)
 
 
@@ -226,9 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--report-dir",
         type=Path,
-        default=Path("reports"),
+        default=None,
         metavar="DIR",
-        help="where summary.json, summary.md, junit.xml and allure-results go (reports)",
+        help="where the reports go: summary.json, summary.md, junit.xml, report.html, "
+        "exchanges.har, allure-results (default: reports/<run id>/, and reports/latest)",
     )
     run_parser.add_argument(
         "--levels", default="must,should,may", help="comma-separated (default: all)"
@@ -255,6 +283,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also flood the probe story past its concurrency limit (WH-CONC-*)",
     )
+    run_parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run a failed check N more times before reporting it; a pass on retry is reported "
+        "as flaky (1)",
+    )
+    run_parser.add_argument(
+        "--expectations",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="known deviations (YAML, spec/schemas/expectations.schema.json), marked in every "
+        "report; `conformance gate` applies them",
+    )
     run_parser.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
     run_parser.add_argument(
         "--checks",
@@ -272,7 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="start the reference server and run the whole suite against it"
     )
     demo_parser.add_argument(
-        "--report-dir", type=Path, default=Path("reports"), metavar="DIR", help="(reports)"
+        "--report-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="as for run (reports/<run id>/, and reports/latest)",
     )
     demo_parser.add_argument(
         "--exit-timeout",
@@ -285,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-examples", type=int, default=10, metavar="N", help="as for run (10)"
     )
     demo_parser.add_argument("--seed", type=int, default=None, metavar="N", help="as for run")
+    add_report_commands(commands)
     return parser
 
 
@@ -295,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse has printed its one-line usage error
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_PASSED
     try:
+        handled = dispatch_report_command(args)
+        if handled is not None:
+            return handled
         if args.command == "requirements":
             return list_requirements(args.json, args.level)
         if args.command == "demo":
@@ -316,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed if args.seed is not None else random.randrange(2**32),
                 include_limit_test=args.include_limit_test,
                 dry_run=args.dry_run,
+                retries=args.retries,
+                expectations=args.expectations,
                 checks=args.checks,
             )
         )

@@ -150,16 +150,18 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 def run_demo(
     *,
-    report_dir: Path = Path("reports"),
+    report_dir: Path | None = None,
     exit_timeout: float = 3.0,
     max_examples: int = 10,
     seed: int | None = None,
 ) -> int:
     from conformance.cli import RunOptions, run
+    from conformance.plugin import default_report_dir, new_run_id
 
     started = time.monotonic()
+    run_id = new_run_id()
     with tempfile.TemporaryDirectory(prefix="conformance-demo-") as tmp:
-        log_path = report_dir / "reference-server.log"
+        log_path = (report_dir or default_report_dir(run_id)) / "reference-server.log"
         try:
             with reference_server(
                 Path(tmp), log_path=log_path, exit_timeout=exit_timeout
@@ -173,6 +175,7 @@ def run_demo(
                     RunOptions(
                         profile=reference.profile_path,
                         report_dir=report_dir,
+                        run_id=run_id,
                         max_examples=max_examples,
                         seed=seed,
                         include_limit_test=True,

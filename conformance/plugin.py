@@ -10,9 +10,16 @@ It is loaded in every pytest run of this environment, the project's own tests in
 - the background probes start together before the first check, and the run deadline is armed;
 - every report is redacted before JUnit XML or Allure see it, and carries its requirement IDs,
   levels and sentences (JUnit properties, Allure feature/story/severity labels);
+- a failed check is run once more (`--conformance-retries`, through pytest-rerunfailures) before
+  its failure is reported; one that then passes is reported as flaky, with the failed attempt's
+  evidence;
+- every exchange is recorded (`conformance.recording`): exchanges.har, and each check's own
+  exchanges attached to its Allure result;
 - at the end each selected requirement gets a verdict (`conformance.reporting.outcomes`), written
-  to summary.json and summary.md in the report directory and printed as a table. An interrupted
-  run (Ctrl-C, or the deadline) still writes them, with what did not run as `untested`.
+  to the report directory (summary.json, summary.md, junit.xml, report.html, exchanges.har) and
+  printed as a table. An interrupted run (Ctrl-C, or the deadline) still writes them, with what did
+  not run as `untested`. Without `--conformance-report-dir` the directory is `reports/<run id>/`,
+  and `reports/latest` points at it.
 
 The marker: `requirement(*ids, max_requests=N, operations=(...))`. `max_requests` is what the dry
 run prints as the most requests a check may send; for a hypothesis test it is per example and the
@@ -24,13 +31,16 @@ catalogue's `encoded_by` of the check's requirements.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import platform
 import random
 import signal
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,21 +50,23 @@ from typing import Any, NoReturn
 import pytest
 
 import tines_spec
-from conformance import __version__
+from conformance import __version__, recording
 from conformance.background import ProbeCancelled, Scheduler
 from conformance.errors import ConformanceError, ProfileError, TargetUnreachable
+from conformance.exchange import Exchange
 from conformance.http import AsyncTargetClient, TargetClient, ensure_reachable
 from conformance.profile import Profile, load_profile
 from conformance.redaction import redact
 from conformance.reporting.markdown import write_markdown
 from conformance.reporting.outcomes import (
     CheckOutcome,
+    Evidence,
     RunSummary,
     judge_all,
     run_outcome,
 )
 from conformance.reporting.plan import plan_check, render_plan, requirement_ids
-from conformance.reporting.summary import write_summary_json
+from conformance.reporting.summary import redacted_document, write_document
 from conformance.reporting.table import render_table
 from conformance.result import CheckFailure
 
@@ -63,7 +75,22 @@ MARKER = "requirement"
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 HYPOTHESIS_PROFILE = "conformance-run"
+DEFAULT_REPORTS = Path("reports")
+LATEST = "latest"
+SPOOL = ".exchanges.spool.jsonl"
+PREFLIGHT = "session start: is the target reachable?"
+_DETAILS_LIMIT = 20_000
 _ALLURE_SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+
+
+@dataclass(frozen=True)
+class PreflightDone:
+    """Handed to pytest as a plugin object by `conformance run`, which has already tried the
+    target (to fail in one clean line before pytest starts): the session records that exchange
+    rather than sending the same request again."""
+
+    exchange: Exchange
+    started_at: datetime
 
 
 class RunDeadline(KeyboardInterrupt):
@@ -84,6 +111,12 @@ class RunState:
     include_limit_test: bool
     max_examples: int
     seed: int | None
+    retries: int = 0
+    link_latest: bool = False
+    expectations: tuple[Any, ...] = ()
+    expectations_path: Path | None = None
+    exchange_log: recording.ExchangeLog | None = None
+    preflight_requests: int = 0
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()
@@ -125,8 +158,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--conformance-report-dir",
         metavar="DIR",
-        default="reports",
-        help="where summary.json and summary.md are written (default: reports/)",
+        default=None,
+        help="where the reports are written (default: reports/<run id>/, with reports/latest "
+        "pointing at it)",
+    )
+    group.addoption(
+        "--conformance-retries",
+        metavar="N",
+        type=int,
+        default=1,
+        help="run a failed check N more times before its failure is reported; one that then "
+        "passes is reported as flaky (default: 1)",
+    )
+    group.addoption(
+        "--conformance-expectations",
+        metavar="FILE",
+        default=None,
+        help="known deviations (spec/schemas/expectations.schema.json), shown in every report",
     )
     group.addoption(
         "--conformance-levels",
@@ -161,6 +209,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="print the plan (checks, requirement IDs, operations, most requests) and send nothing",
     )
+
+
+def default_report_dir(run_id: str) -> Path:
+    """Where a run's reports go when no directory is given: one directory per run, so that no
+    run overwrites another's evidence."""
+    return DEFAULT_REPORTS / run_id
 
 
 def parse_levels(text: str) -> tuple[str, ...]:
@@ -230,22 +284,54 @@ def pytest_configure(config: pytest.Config) -> None:
     max_examples = int(config.getoption("conformance_max_examples"))
     if max_examples < 1:
         _usage_exit("--conformance-max-examples must be at least 1")
+    expectations_path = config.getoption("conformance_expectations")
+    expectations: tuple[Any, ...] = ()
+    if expectations_path:
+        from conformance.expectations import load_expectations
+
+        try:
+            expectations = load_expectations(Path(expectations_path))
+        except ConformanceError as exc:
+            _usage_exit(str(exc))
+    run_id = config.getoption("conformance_run_id") or new_run_id()
+    given_dir = config.getoption("conformance_report_dir")
     state = RunState(
         profile=profile,
         levels=levels,
         only=only,
-        run_id=config.getoption("conformance_run_id") or new_run_id(),
-        report_dir=Path(config.getoption("conformance_report_dir")),
+        run_id=run_id,
+        report_dir=Path(given_dir) if given_dir else default_report_dir(run_id),
         dry_run=dry_run,
         include_limit_test=bool(config.getoption("conformance_include_limit_test")),
         max_examples=max_examples,
         seed=_seed(config),
+        retries=_retries(config),
+        link_latest=not given_dir,
+        expectations=expectations,
+        expectations_path=Path(expectations_path) if expectations_path else None,
     )
     config.stash[STATE] = state
     _load_hypothesis_profile(max_examples)
     _import_long_waits()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(CHECKS_DIR)]
+
+
+def _retries(config: pytest.Config) -> int:
+    """How many more times a failed check runs: pytest-rerunfailures does the running. Its own
+    `--reruns`, if given, wins; otherwise ours is handed to it."""
+    retries = int(config.getoption("conformance_retries"))
+    if retries < 0:
+        _usage_exit("--conformance-retries must be 0 or more")
+    if not config.pluginmanager.has_plugin("rerunfailures"):
+        if retries:
+            _usage_exit("--conformance-retries needs pytest-rerunfailures (pip install it)")
+        return 0
+    given = config.getoption("reruns", None)
+    if given is not None:
+        return int(given)
+    config.option.reruns = retries
+    return retries
 
 
 def _seed(config: pytest.Config) -> int:
@@ -293,12 +379,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = state_of(session.config)
     if state is None or state.dry_run:
         return
+    state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
+    recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
-    try:
-        ensure_reachable(state.target)
-    except TargetUnreachable as exc:
-        state.aborted = True
-        pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
+    done = next(
+        (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
+        None,
+    )
+    if done is not None:
+        state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
+        state.preflight_requests = 1
+    else:
+        token = recording.current_check.set(PREFLIGHT)
+        try:
+            ensure_reachable(state.target)
+        except TargetUnreachable as exc:
+            state.aborted = True
+            pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
+        finally:
+            recording.current_check.reset(token)
     _arm_deadline(state)
 
 
@@ -394,16 +493,29 @@ def pytest_collection_modifyitems(
 
 
 def _label_for_allure(item: pytest.Item, ids: tuple[str, ...]) -> None:
-    """Feature = the requirement's area (its ID's prefix), story = the ID, severity = level."""
-    from allure_pytest.utils import ALLURE_LABEL_MARK
+    """Epic = the source document, feature = the requirement's area (its ID's prefix), story =
+    the ID, severity = the strictest level; `requirement` and `level` labels carry the IDs and
+    levels as such, and each requirement links to its sentence on the published page."""
+    from allure_pytest.utils import ALLURE_LABEL_MARK, ALLURE_LINK_MARK
 
     catalogue = tines_spec.catalogue()
     label = getattr(pytest.mark, ALLURE_LABEL_MARK)
+    link = getattr(pytest.mark, ALLURE_LINK_MARK)
+    requirements = [catalogue[rid] for rid in ids]
+    epics = sorted({catalogue.document_title(r) for r in requirements})
     areas = sorted({rid.rsplit("-", 1)[0] for rid in ids})
+    item.add_marker(label(*epics, label_type="epic"))
     item.add_marker(label(*areas, label_type="feature"))
     item.add_marker(label(*ids, label_type="story"))
-    strictest = min(ids, key=lambda rid: tines_spec.LEVELS.index(catalogue[rid].level))
-    item.add_marker(label(_ALLURE_SEVERITY[catalogue[strictest].level], label_type="severity"))
+    item.add_marker(label(*ids, label_type="requirement"))
+    levels = sorted({f"{r.id}: {r.level}" for r in requirements})
+    item.add_marker(label(*levels, label_type="level"))
+    strictest = min(requirements, key=lambda r: tines_spec.LEVELS.index(r.level))
+    item.add_marker(label(_ALLURE_SEVERITY[strictest.level], label_type="severity"))
+    for requirement in requirements:
+        item.add_marker(
+            link(catalogue.source_url(requirement), name=requirement.id, link_type="requirement")
+        )
 
 
 # ----------------------------------------------------------------------------- the run
@@ -454,12 +566,38 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _start_background(session, state)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """Every request sent while a check runs (its retries included) is labelled with it."""
+    token = recording.current_check.set(item.nodeid)
+    try:
+        return (yield)
+    finally:
+        recording.current_check.reset(token)
+
+
+@dataclass(frozen=True)
+class AttemptFailure:
+    """What `makereport` read off a failed phase, for `logreport` to count once it knows whether
+    the attempt is final or will be run again."""
+
+    reason: str
+    failed_ids: tuple[str, ...]
+    evidence: Evidence | None
+    stopped: bool = False
+
+
+_ATTEMPT = "conformance_attempt"
+# The properties the plugin itself puts on every check; the summary carries them per requirement.
+_OWN_PROPERTIES = frozenset({"requirement", "level", "sentence"})
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Redact the report (innermost, so JUnit and Allure see only the redacted one) and record
-    the test's outcome for the verdicts."""
+    """Redact the report (innermost, so JUnit and Allure see only the redacted one), read the
+    failure's evidence off it, and attach the check's exchanges to its Allure result."""
     report = yield
     state = state_of(item.config)
     if state is None:
@@ -468,29 +606,92 @@ def pytest_runtest_makereport(
     outcome = state.outcomes.get(item.nodeid)
     if outcome is None:
         return report
+    _attach_exchanges(item, state)
     if report.failed:
         error = call.excinfo.value if call.excinfo is not None else None
         if isinstance(error, ProbeCancelled) and state.stopped:
-            outcome.status, outcome.reason = "notrun", state.stopped
+            setattr(report, _ATTEMPT, AttemptFailure(state.stopped, (), None, stopped=True))
             return report
+        reason, failed_ids, evidence = _failure(
+            error,
+            outcome.requirement_ids,
+            report,
+            check=item.nodeid,
+            reproduce=lambda ids: _reproduction(state, ids),
+        )
+        setattr(report, _ATTEMPT, AttemptFailure(reason, failed_ids, evidence))
+        report.sections.append(("conformance", f"hypothesis seed: {state.seed}"))
+        report.sections.append(("reproduce", evidence.reproduce))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count the report toward its check's outcome. A failed attempt that pytest-rerunfailures
+    will run again arrives as `rerun`: its evidence is kept, in case the retry passes (flaky)."""
+    config = _current_config
+    state = state_of(config) if config is not None else None
+    if state is None:
+        return
+    outcome = state.outcomes.get(report.nodeid)
+    if outcome is None:
+        return
+    outcome.duration_seconds += report.duration
+    for name, value in report.user_properties:
+        if name not in _OWN_PROPERTIES:
+            outcome.properties[str(name)] = redact(str(value))
+    outcome.attempts = max(outcome.attempts, int(getattr(report, "rerun", 0) or 0) + 1)
+    attempt: AttemptFailure | None = getattr(report, _ATTEMPT, None)
+    if str(report.outcome) == "rerun":  # pytest-rerunfailures' own outcome, beside pytest's
+        if attempt is not None and outcome.evidence is None:
+            outcome.evidence = attempt.evidence
+        return
+    if report.failed:
+        if attempt is not None and attempt.stopped:
+            outcome.status, outcome.reason = "notrun", attempt.reason
+            return
         outcome.status = "failed"
-        outcome.reason, outcome.failed_ids = _failure(error, outcome.requirement_ids, report)
-        reproduction = _reproduction(state, outcome)
-        report.sections.append(("conformance", reproduction))
-        # JUnit reads the properties of the teardown report, which copies the item's.
-        item.user_properties.append(("reproduce", reproduction.splitlines()[-1]))
+        if attempt is not None:
+            outcome.reason, outcome.failed_ids = attempt.reason, attempt.failed_ids
+            outcome.evidence = attempt.evidence
+        else:  # a failure no makereport of ours saw: count it against every requirement
+            outcome.reason = redact(report.longreprtext.strip().splitlines()[-1][:300])
+            outcome.failed_ids = outcome.requirement_ids
     elif report.skipped and outcome.status != "failed":
         outcome.status = "skipped"
         outcome.reason = _skip_reason(report)
     elif report.passed and report.when == "call" and outcome.status == "notrun":
         outcome.status = "passed"
-    return report
+
+
+def _attach_exchanges(item: pytest.Item, state: RunState) -> None:
+    """Each exchange the check sent, as evidence on its Allure result (already redacted)."""
+    log = state.exchange_log
+    if log is None:
+        return
+    entries = log.take(item.nodeid)
+    if not entries or not item.config.pluginmanager.has_plugin("allure_listener"):
+        return
+    import allure
+
+    for number, entry in enumerate(entries, start=1):
+        request, response = entry["request"], entry["response"]
+        status = response["status"] or response.get("_error", "no answer")
+        allure.attach(
+            json.dumps({"request": request, "response": response}, indent=2, ensure_ascii=False),
+            name=f"exchange {number}: {request['method']} {request['url']} -> {status}",
+            attachment_type=allure.attachment_type.JSON,
+        )
 
 
 def _failure(
-    error: BaseException | None, test_ids: tuple[str, ...], report: pytest.TestReport
-) -> tuple[str, tuple[str, ...]]:
-    """The one-line reason and the requirements a failure names.
+    error: BaseException | None,
+    test_ids: tuple[str, ...],
+    report: pytest.TestReport,
+    *,
+    check: str,
+    reproduce: Callable[[tuple[str, ...]], str],
+) -> tuple[str, tuple[str, ...], Evidence]:
+    """The one-line reason, the requirements a failure names, and its evidence.
 
     Hypothesis reports several distinct failures as an exception group: the check failures in it
     are taken one by one, so that each requirement they name is failed with its own reason.
@@ -504,12 +705,37 @@ def _failure(
         if len(failures) < len(leaves):  # an error beside them: it counts against them all
             named = list(test_ids)
         more = f" (and {len(leaves) - 1} more failures)" if len(leaves) > 1 else ""
-        return redact(failures[0].reason + more), tuple(named) or test_ids
-    if error is None:
-        return redact(report.longreprtext.strip().splitlines()[-1:][0][:300]), test_ids
-    message = " ".join(str(error).split())
-    where = "" if report.when == "call" else f" (in {report.when})"
-    return redact(f"{type(error).__name__}{where}: {message}"[:300]), test_ids
+        reason = redact(failures[0].reason + more)
+        failed_ids = tuple(named) or test_ids
+        head = failures[0]
+        exchange = head.exchange or next(iter(head.extra_exchanges), None)
+        details = "\n\n".join(f.render() for f in failures)
+        expected, actual = head.expected, head.actual
+        curl = exchange.curl() if exchange is not None else None
+    else:
+        if error is None:
+            reason = redact(report.longreprtext.strip().splitlines()[-1:][0][:300])
+        else:
+            message = " ".join(str(error).split())
+            where = "" if report.when == "call" else f" (in {report.when})"
+            reason = redact(f"{type(error).__name__}{where}: {message}"[:300])
+        failed_ids = test_ids
+        expected = "the check to run to its end"
+        actual = reason
+        details = report.longreprtext
+        curl = None
+    if len(details) > _DETAILS_LIMIT:
+        details = details[:_DETAILS_LIMIT] + f"\n... ({len(details)} characters in all)"
+    evidence = Evidence(
+        check=check,
+        summary=reason,
+        expected=redact(expected),
+        actual=redact(actual),
+        details=redact(details),
+        curl=curl,
+        reproduce=reproduce(failed_ids),
+    )
+    return reason, failed_ids, evidence
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
@@ -524,12 +750,38 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return redact(text.removeprefix("Skipped: "))
 
 
-def _reproduction(state: RunState, outcome: CheckOutcome) -> str:
-    only = " ".join(f"--only {rid}" for rid in outcome.failed_ids)
-    return (
-        f"hypothesis seed: {state.seed}\n"
-        f"conformance run --profile {state.profile.path} {only} --seed {state.seed}"
-    )
+def _reproduction(state: RunState, failed_ids: tuple[str, ...]) -> str:
+    """The command that runs the failing requirements' checks again, on the same examples."""
+    only = " ".join(f"--only {rid}" for rid in failed_ids)
+    return redact(f"conformance run --profile {state.profile.path} {only} --seed {state.seed}")
+
+
+def _command(state: RunState) -> str:
+    """The command that repeats the whole run, with its seed."""
+    parts = [
+        "conformance run",
+        f"--profile {state.profile.path}",
+        f"--levels {','.join(level.lower() for level in state.levels)}",
+        *(f"--only {rid}" for rid in state.only),
+        f"--max-examples {state.max_examples}",
+        f"--retries {state.retries}",
+    ]
+    if state.include_limit_test:
+        parts.append("--include-limit-test")
+    if state.expectations_path is not None:
+        parts.append(f"--expectations {state.expectations_path}")
+    parts.append(f"--seed {state.seed}")
+    return redact(" ".join(parts))
+
+
+def _versions() -> tuple[tuple[str, str], ...]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = [("python", platform.python_version()), ("platform", platform.platform(terse=True))]
+    for package in ("pytest", "hypothesis", "schemathesis", "httpx"):
+        with contextlib.suppress(PackageNotFoundError):
+            found.append((package, version(package)))
+    return tuple(found)
 
 
 def _redact_report(report: pytest.TestReport) -> None:
@@ -632,17 +884,68 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.scheduler.stop()
     if state.target is not None:
         state.target.close()
+    log = state.exchange_log
+    recording.install(None)
     if state.aborted or state.dry_run:
+        if log is not None:
+            log.close()
+            with contextlib.suppress(OSError):
+                state.report_dir.rmdir()  # only if the run left nothing in it
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED and state.stopped is None:
         state.stopped = "interrupted"
     state.summary = build_summary(state)
-    state.report_dir.mkdir(parents=True, exist_ok=True)
-    summary_json = state.report_dir / "summary.json"
-    summary_md = state.report_dir / "summary.md"
-    write_summary_json(state.summary, summary_json)
-    write_markdown(state.summary, summary_md)
-    state.reports_written = (summary_json, summary_md)
+    state.reports_written = write_reports(state, state.summary)
+
+
+def write_reports(state: RunState, summary: RunSummary) -> tuple[Path, ...]:
+    """Every report of the run, each rendered from the one summary document."""
+    from conformance.reporting.html import write_html
+    from conformance.reporting.junit import write_junit
+
+    directory = state.report_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    log = state.exchange_log
+    if log is not None:
+        har = directory / "exchanges.har"
+        log.write_har(har, run_id=state.run_id)
+        log.close()
+        written.append(har)
+    document = redacted_document(summary)
+    if state.expectations_path is not None:
+        from conformance.expectations import annotate
+
+        document = annotate(
+            document,
+            state.expectations,
+            today=datetime.now(UTC).date(),
+            file=str(state.expectations_path),
+        )
+    names = ["summary.json", "summary.md", "junit.xml", "report.html"]
+    names += [path.name for path in written]
+    if (directory / "allure-results").is_dir():
+        names.append("allure-results")
+    document["artifacts"] = names
+    paths = [directory / name for name in names[:4]]
+    write_document(document, paths[0])
+    write_markdown(document, paths[1])
+    write_junit(document, paths[2])
+    write_html(document, paths[3])
+    if state.link_latest:
+        _point_latest_at(directory)
+    return (*paths, *written)
+
+
+def _point_latest_at(directory: Path) -> None:
+    """`reports/latest` -> this run's directory, replaced in one step so that a reader never
+    finds it missing. Where symbolic links cannot be made, the link is left as it was."""
+    link = directory.parent / LATEST
+    staging = directory.parent / f".{LATEST}.{os.getpid()}"
+    with contextlib.suppress(OSError):
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(directory.name, target_is_directory=True)
+        os.replace(staging, link)
 
 
 def build_summary(state: RunState) -> RunSummary:
@@ -650,12 +953,14 @@ def build_summary(state: RunState) -> RunSummary:
     wanted = [r for r in catalogue.at_levels(state.levels) if not state.only or r.id in state.only]
     outcomes = list(state.outcomes.values())
     results = judge_all(wanted, outcomes, state.stopped)
-    sent = sum(c.requests_sent for c in (state.target, state.async_target) if c is not None)
+    clients = (state.target, state.async_target)
+    sent = state.preflight_requests + sum(c.requests_sent for c in clients if c is not None)
     notes: list[str] = []
     if state.stopped:
         notes.append(f"the run stopped early: {state.stopped}")
     if not state.include_limit_test:
         notes.append("the concurrency-limit test was not included (--include-limit-test)")
+    checks = tuple(state.outcomes.values())
     return RunSummary(
         tool_version=__version__,
         spec_version=catalogue.spec_version,
@@ -671,6 +976,11 @@ def build_summary(state: RunState) -> RunSummary:
         requests_sent=sent,
         requirements=results,
         notes=tuple(notes),
+        checks=checks,
+        retries=state.retries,
+        command=_command(state),
+        only=state.only,
+        versions=_versions(),
     )
 
 

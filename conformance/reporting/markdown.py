@@ -1,54 +1,103 @@
-"""summary.md: the run for a person, failures first, each with its one-line reason."""
+"""summary.md: the run for a person, ready to append to a CI job summary, failures first.
+
+It renders the summary document (summary.json) alone, so that `conformance report --format md`
+gives the same text from a stored summary as the run gave.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from conformance.redaction import redact
-from conformance.reporting.outcomes import STATUSES, RunSummary
 
+STATUS_ORDER = ("failed", "untested", "skipped", "passed")
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "untested": "UNTESTED"}
 
 
-def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+def _cell(text: object) -> str:
+    return ("" if text is None else str(text)).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(summary: RunSummary) -> str:
+def _mark(requirement: Mapping[str, Any]) -> str:
+    mark = _MARK[requirement["status"]]
+    if requirement.get("flaky"):
+        mark += " (flaky)"
+    expectation = requirement.get("expectation")
+    if expectation:
+        mark += f" ({expectation['state']})"
+    return mark
+
+
+def by_urgency(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Failures first, then untested, skipped, passed (flaky passes before clean ones)."""
+    return sorted(
+        document["requirements"],
+        key=lambda r: (STATUS_ORDER.index(r["status"]), not r.get("flaky")),
+    )
+
+
+def _fence(text: str) -> list[str]:
+    return ["```", text.replace("```", "`\u200b``"), "```"]
+
+
+def render_markdown(document: Mapping[str, Any]) -> str:
+    target = document["target"]
+    seed = document["seed"]
     lines = [
-        f"# Conformance run {summary.run_id}: {summary.outcome}",
+        f"# Conformance run {document['run_id']}: {document['outcome']}",
         "",
-        f"- target: {summary.target_name or '(unnamed)'} at {summary.base_url}",
-        f"- profile: {summary.profile_path or '(none)'}",
-        f"- started: {summary.started_at.isoformat()}, "
-        f"took {summary.duration_seconds:.1f} s, {summary.requests_sent} requests",
-        f"- spec {summary.spec_version}, tines-conformance {summary.tool_version}",
-        f"- hypothesis seed: {summary.seed if summary.seed is not None else '(random)'}",
+        f"- target: {target.get('name') or '(unnamed)'} at {target['base_url']}",
+        f"- profile: {target.get('profile') or '(none)'}",
+        f"- started: {document['started_at']}, took {document['duration_seconds']:.1f} s, "
+        f"{document['requests_sent']} requests",
+        f"- spec {document['spec_version']}, tines-conformance {document['tool']['version']}",
+        f"- hypothesis seed: {seed if seed is not None else '(random)'}; failed checks are run "
+        f"{document['retries']} more time(s) before they are reported",
+        f"- repeat it: `{document['command']}`",
     ]
-    lines += [f"- note: {note}" for note in summary.notes]
-    lines += ["", "## Totals", "", "| level | " + " | ".join(STATUSES) + " |"]
-    lines.append("| --- |" + " ---: |" * len(STATUSES))
-    for level, counts in summary.totals().items():
-        lines.append(f"| {level} | " + " | ".join(str(counts[s]) for s in STATUSES) + " |")
+    if document.get("expectations_file"):
+        lines.append(f"- expectations: {document['expectations_file']}")
+    lines += [f"- note: {note}" for note in document["notes"]]
+    statuses = list(_MARK)
+    lines += ["", "## Totals", "", "| level | " + " | ".join(statuses) + " |"]
+    lines.append("| --- |" + " ---: |" * len(statuses))
+    for level, counts in document["totals"].items():
+        lines.append(f"| {level} | " + " | ".join(str(counts[s]) for s in statuses) + " |")
     lines += ["", "## Requirements", "", "| status | ID | level | title | reason |"]
     lines.append("| --- | --- | --- | --- | --- |")
-    for r in summary.by_urgency():
+    for r in by_urgency(document):
+        reason = r["reason"]
+        expectation = r.get("expectation")
+        if expectation:
+            until = f" until {expectation['expires']}" if expectation["expires"] else ""
+            reason = f"{reason or ''} [known deviation{until}: {expectation['reason']}]".strip()
         lines.append(
-            f"| {_MARK[r.status]} | {r.id} | {r.level} | {_cell(r.title)} | {_cell(r.reason)} |"
+            f"| {_mark(r)} | {r['id']} | {r['level']} | {_cell(r['title'])} | {_cell(reason)} |"
         )
-    failed = [r for r in summary.requirements if r.status == "failed"]
-    if failed:
-        lines += ["", "## Failing checks", ""]
-        for r in failed:
-            lines.append(f"- **{r.id}**: {', '.join(r.tests)}")
-        lines += [
-            "",
-            "The JUnit report (junit.xml) holds each failure's exchange and a curl command to "
-            "reproduce it; rerun with `--seed` and `--only` to repeat the same examples.",
-        ]
-    return redact("\n".join(lines) + "\n")
+    shown = [r for r in by_urgency(document) if r["failure"] is not None]
+    if shown:
+        lines += ["", "## Failures", ""]
+        for r in shown:
+            failure = r["failure"]
+            flaky = " (passed on retry)" if r.get("flaky") else ""
+            lines += [
+                f"### {r['id']} ({r['level']}){flaky}",
+                "",
+                f"> {r['sentence']}",
+                "",
+                f"- check: `{failure['check']}`",
+                f"- expected: {_cell(failure['expected'])}",
+                f"- got: {_cell(failure['actual'])}",
+                f"- reproduce: `{failure['reproduce']}`",
+            ]
+            if failure["curl"]:
+                lines += ["", "The request that showed it:", "", *_fence(failure["curl"])]
+            lines.append("")
+    return redact("\n".join(lines).rstrip() + "\n")
 
 
-def write_markdown(summary: RunSummary, path: Path) -> None:
+def write_markdown(document: Mapping[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(summary), encoding="utf-8")
+    path.write_text(render_markdown(document), encoding="utf-8")

@@ -10,6 +10,9 @@ A requirement is
 - `untested` otherwise: no check covers it, it is `not-black-box` (the reason is the catalogue's
   `why`), its tests were skipped without a profile reason, a test stopped at an earlier failure
   before reaching it, or the run was stopped before its tests ran.
+
+A check that failed and then passed when run again (`--retries`) is `passed` and `flaky`: it
+neither fails the run nor disappears, since every report shows the failed attempt's evidence.
 """
 
 from __future__ import annotations
@@ -21,10 +24,34 @@ from typing import Literal
 
 import tines_spec
 
+__all__ = [
+    "STATUSES",
+    "CheckOutcome",
+    "Evidence",
+    "RequirementResult",
+    "RunSummary",
+    "judge",
+    "judge_all",
+    "run_outcome",
+]
+
 CheckStatus = Literal["passed", "failed", "skipped", "notrun"]
 Status = Literal["passed", "failed", "skipped", "untested"]
 STATUSES: tuple[Status, ...] = ("passed", "failed", "skipped", "untested")
 Outcome = Literal["passed", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a failed attempt of a check showed, every field already redacted."""
+
+    check: str
+    summary: str
+    expected: str
+    actual: str
+    details: str
+    curl: str | None
+    reproduce: str
 
 
 @dataclass
@@ -34,6 +61,16 @@ class CheckOutcome:
     status: CheckStatus = "notrun"
     reason: str | None = None
     failed_ids: tuple[str, ...] = ()
+    attempts: int = 0
+    duration_seconds: float = 0.0
+    # The final failure's evidence, or for a check that passed on retry, the failed attempt's.
+    evidence: Evidence | None = None
+    # What the check recorded beside its verdict (pytest's record_property).
+    properties: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def flaky(self) -> bool:
+        return self.status == "passed" and self.evidence is not None
 
 
 @dataclass(frozen=True)
@@ -44,6 +81,12 @@ class RequirementResult:
     status: Status
     tests: tuple[str, ...]
     reason: str | None
+    flaky: bool = False
+    evidence: Evidence | None = None
+
+    @property
+    def area(self) -> str:
+        return self.id.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -62,6 +105,11 @@ class RunSummary:
     requests_sent: int
     requirements: tuple[RequirementResult, ...]
     notes: tuple[str, ...] = field(default=())
+    checks: tuple[CheckOutcome, ...] = ()
+    retries: int = 0
+    command: str = ""
+    only: tuple[str, ...] = ()
+    versions: tuple[tuple[str, str], ...] = ()
 
     def totals(self) -> dict[str, dict[str, int]]:
         zero: dict[str, int] = dict.fromkeys(STATUSES, 0)
@@ -91,16 +139,25 @@ def judge(
     mine = [o for o in outcomes if requirement.id in o.requirement_ids]
     tests = tuple(o.nodeid for o in mine)
 
-    def result(status: Status, reason: str | None) -> RequirementResult:
+    def result(
+        status: Status, reason: str | None, evidence: Evidence | None = None
+    ) -> RequirementResult:
         return RequirementResult(
-            requirement.id, requirement.title, requirement.level, status, tests, reason
+            requirement.id,
+            requirement.title,
+            requirement.level,
+            status,
+            tests,
+            reason,
+            flaky=any(o.flaky for o in mine) and status == "passed",
+            evidence=evidence,
         )
 
     if requirement.verification == "not-black-box":
         return result("untested", " ".join((requirement.why or "not black-box").split()))
     failed = [o for o in mine if o.status == "failed" and requirement.id in o.failed_ids]
     if failed:
-        return result("failed", _first(failed))
+        return result("failed", _first(failed), failed[0].evidence)
     stopped_early = [o for o in mine if o.status == "failed"]
     passed = [o for o in mine if o.status == "passed"]
     skipped = [o for o in mine if o.status == "skipped"]
@@ -115,6 +172,12 @@ def judge(
     if not_run:
         return result("untested", f"not run: {stopped or 'the run ended before its checks'}")
     if passed:
+        flaky = [o for o in passed if o.flaky]
+        if flaky:
+            head = flaky[0]
+            first = head.evidence.summary if head.evidence else "failed"
+            reason = f"{head.nodeid}: passed on retry; the first attempt: {first}"
+            return result("passed", reason, head.evidence)
         return result("passed", None)
     if skipped:
         if requirement.needs:

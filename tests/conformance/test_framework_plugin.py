@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.plugin import _failure, parse_levels
+from conformance.reporting.outcomes import Evidence
 from conformance.reporting.plan import operations_for
 from conformance.result import CheckFailure
 
@@ -28,10 +30,30 @@ REPORT: Any = _Report()
 IDS = ("WH-CONV-001", "WH-CONV-002", "WH-CONV-003")
 
 
+def _reproduce(ids: tuple[str, ...]) -> str:
+    return "conformance run " + " ".join(f"--only {rid}" for rid in ids)
+
+
+def failure(error: BaseException) -> tuple[str, tuple[str, ...], Evidence]:
+    return _failure(error, IDS, REPORT, check="checks/test_x.py::test_y", reproduce=_reproduce)
+
+
 def test_a_check_failure_fails_only_what_it_names() -> None:
-    reason, named = _failure(CheckFailure(["WH-CONV-002"], "status 201", "status 200"), IDS, REPORT)
+    exchange = Exchange(
+        SentRequest("POST", "http://t/webhook/p/s", (("Content-Type", "application/json"),), b"{}"),
+        ReceivedResponse(200, "OK", (), b"{}"),
+    )
+    reason, named, evidence = failure(
+        CheckFailure(["WH-CONV-002"], "status 201", "status 200", exchange)
+    )
     assert named == ("WH-CONV-002",)
     assert reason == "expected status 201; got status 200"
+    assert (evidence.expected, evidence.actual) == ("status 201", "status 200")
+    assert evidence.check == "checks/test_x.py::test_y"
+    assert evidence.reproduce == "conformance run --only WH-CONV-002"
+    assert evidence.curl is not None
+    assert evidence.curl.startswith("curl -i -X POST")
+    assert "[WH-CONV-002] MUST" in evidence.details
 
 
 def test_hypothesis_groups_are_split_into_their_check_failures() -> None:
@@ -42,17 +64,22 @@ def test_hypothesis_groups_are_split_into_their_check_failures() -> None:
             CheckFailure(["WH-CONV-003"], "body {}", "body []"),
         ],
     )
-    reason, named = _failure(group, IDS, REPORT)
+    reason, named, evidence = failure(group)
     assert named == ("WH-CONV-001", "WH-CONV-003")
     assert "and 1 more" in reason
+    assert "[WH-CONV-001]" in evidence.details
+    assert "[WH-CONV-003]" in evidence.details
 
 
 def test_any_other_error_counts_against_every_requirement_of_the_check() -> None:
-    reason, named = _failure(ValueError("the body is\nnot JSON"), IDS, REPORT)
+    reason, named, evidence = failure(ValueError("the body is\nnot JSON"))
     assert named == IDS
     assert reason == "ValueError: the body is not JSON"
+    assert evidence.actual == reason
+    assert evidence.curl is None
+    assert evidence.details == "E   boom"
     group = ExceptionGroup("two", [CheckFailure(["WH-CONV-001"], "a", "b"), KeyError("x")])
-    assert _failure(group, IDS, REPORT)[1] == IDS
+    assert failure(group)[1] == IDS
 
 
 @pytest.mark.parametrize(

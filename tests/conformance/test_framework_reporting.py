@@ -19,10 +19,11 @@ from conformance.reporting.outcomes import (
     judge_all,
     run_outcome,
 )
-from conformance.reporting.summary import write_summary_json
+from conformance.reporting.summary import redacted_document, write_summary_json
 from conformance.reporting.table import render_table
 from conformance.result import CheckFailure
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "summaries"
 CATALOGUE = tines_spec.catalogue()
 PLAIN = CATALOGUE["WH-BODY-001"]  # black-box, no `needs`
 NEEDY = next(r for r in CATALOGUE.requirements if r.needs)
@@ -135,12 +136,32 @@ def test_summary_json_is_valid_and_secret_free(tmp_path: Path) -> None:
 def test_markdown_puts_failures_first_and_hides_secrets() -> None:
     secret = "another-s3cret-for-markdown"
     redaction.register_secret(secret)
-    text = render_markdown(make_summary(secret))
+    text = render_markdown(redacted_document(make_summary(secret)))
     assert secret not in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line[2:]]
     requirement_rows = [row for row in rows if row.split(" | ")[1].count("-") == 2]
     assert requirement_rows[0].startswith(f"| FAIL | {PLAIN.id} ")
     assert "| MUST | " in text  # the totals table
+
+
+def test_markdown_shows_each_failure_with_its_evidence_and_the_flaky_and_expected() -> None:
+    """The Markdown report renders the summary document alone: the stored example carries a
+    failure, a pass on retry and known deviations, and each shows where a person looks."""
+    document = json.loads((EXAMPLES / "failing.json").read_text(encoding="utf-8"))
+    text = render_markdown(document)
+    failing = next(r for r in document["requirements"] if r["status"] == "failed")
+    flaky = next(r for r in document["requirements"] if r["flaky"])
+    section = text.split(f"### {failing['id']} ", 1)[1].split("###", 1)[0]
+    assert failing["sentence"] in section
+    assert failing["failure"]["reproduce"] in section
+    assert failing["failure"]["curl"] in section
+    assert f"### {flaky['id']} ({flaky['level']}) (passed on retry)" in text
+    assert "PASS (flaky)" in text
+    assert "(expected)" in text
+    assert "(now-passing)" in text
+    assert document["command"] in text
+    first_row = next(line for line in text.splitlines() if line.startswith("| FAIL"))
+    assert failing["id"] in first_row
 
 
 def test_table_lists_every_requirement_failures_first() -> None:

@@ -1,0 +1,217 @@
+"""What a run leaves behind: its own directory, every report format, retries that tell a flaky
+check from a broken one, and the HAR file of every exchange.
+
+Runs go through a child process against the fake target with small check files written for the
+test, as in test_cli.py: the framework is under test, not the real checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tines_spec
+from tests.conformance.conftest import FakeTarget, Profiles, run_cli
+from tests.conformance.test_cli import write_checks
+
+# The first check fails on its first attempt only (pytest-rerunfailures runs it again in the same
+# process, so a module-level counter sees the retry); the second fails every time.
+RETRY_CHECKS = """
+import pytest
+from conformance.result import CheckFailure
+from conformance.verify import expect_status
+
+ATTEMPTS = {"flaky": 0}
+
+
+@pytest.mark.requirement("STORY-GET-001", max_requests=1)
+def test_passes_on_its_second_attempt(target, profile):
+    ATTEMPTS["flaky"] += 1
+    exchange = target.get_story(profile.stories.ids[0])
+    if ATTEMPTS["flaky"] == 1:
+        raise CheckFailure(["STORY-GET-001"], "a story", "a hiccup on the first attempt", exchange)
+    expect_status(exchange, 200, "STORY-GET-001")
+
+
+@pytest.mark.requirement("WH-BODY-001", max_requests=1)
+def test_always_fails(target):
+    exchange = target.probe({"hello": "world"})
+    raise CheckFailure(["WH-BODY-001"], "the exit payload", "something else", exchange)
+"""
+
+
+def _run(profile: Path, checks: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("run", "--profile", str(profile), "--checks", str(checks), *args)
+
+
+def _summary(reports: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((reports / "summary.json").read_text("utf-8"))
+    tines_spec.validator("report.schema.json").validate(document)
+    return document
+
+
+def _by_id(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {entry["id"]: entry for entry in entries}
+
+
+@pytest.mark.slow
+def test_a_failed_check_is_run_again_and_a_pass_on_retry_is_flaky(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    reports = tmp_path / "reports"
+    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = _summary(reports)
+    assert summary["retries"] == 1
+    checks_run = {c["id"].rsplit("::", 1)[1]: c for c in summary["checks"]}
+    flaky = checks_run["test_passes_on_its_second_attempt"]
+    assert (flaky["status"], flaky["attempts"], flaky["flaky"]) == ("passed", 2, True)
+    assert flaky["failure"]["actual"] == "a hiccup on the first attempt"
+    broken = checks_run["test_always_fails"]
+    assert (broken["status"], broken["attempts"], broken["flaky"]) == ("failed", 2, False)
+    assert broken["failed_requirements"] == ["WH-BODY-001"]
+    requirements = _by_id(summary["requirements"])
+    story = requirements["STORY-GET-001"]
+    assert (story["status"], story["flaky"]) == ("passed", True)
+    assert "passed on retry" in story["reason"]
+    body = requirements["WH-BODY-001"]
+    assert (body["status"], body["flaky"]) == ("failed", False)
+    assert body["failure"]["expected"] == "the exit payload"
+    assert body["failure"]["reproduce"].endswith(f"--only WH-BODY-001 --seed {summary['seed']}")
+    assert body["failure"]["curl"].startswith("curl -i -X POST")
+    # Both stay visible to a person: the flaky pass is not hidden among the clean ones.
+    markdown = (reports / "summary.md").read_text("utf-8")
+    assert "PASS (flaky)" in markdown
+    assert "(passed on retry)" in markdown
+
+
+@pytest.mark.slow
+def test_without_retries_the_first_failure_is_the_verdict(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    reports = tmp_path / "reports"
+    result = _run(
+        profile, checks, "--report-dir", str(reports), "--levels", "must", "--retries", "0"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = _summary(reports)
+    assert summary["retries"] == 0
+    assert {c["attempts"] for c in summary["checks"]} == {1}
+    story = _by_id(summary["requirements"])["STORY-GET-001"]
+    assert (story["status"], story["flaky"]) == ("failed", False)
+
+
+@pytest.mark.slow
+def test_each_run_gets_its_own_directory_and_latest_points_at_the_newest(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    work = tmp_path / "work"
+    work.mkdir()
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "conformance", "run", "--profile", str(profile)),
+                *("--checks", str(checks), "--levels", "must", "--retries", "0"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=work,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            check=False,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        runs.append(done)
+    directories = sorted(p for p in (work / "reports").iterdir() if p.name != "latest")
+    assert len(directories) == 2
+    latest = work / "reports" / "latest"
+    assert latest.is_symlink()
+    newest = _summary(latest)
+    assert (work / "reports" / newest["run_id"]).resolve() == latest.resolve()
+    assert newest["run_id"] in runs[1].stdout
+    for directory in directories:
+        assert directory.name == _summary(directory)["run_id"]
+        names = {p.name for p in directory.iterdir()}
+        assert {"summary.json", "summary.md", "junit.xml", "report.html", "exchanges.har"} <= names
+        assert not [name for name in names if name.startswith(".")], "a spool was left behind"
+
+
+# HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/): the fields each object must have.
+HAR_REQUIRED = {
+    "log": {"version", "creator", "entries"},
+    "entry": {"startedDateTime", "time", "request", "response", "cache", "timings"},
+    "request": {
+        "method",
+        "url",
+        "httpVersion",
+        "cookies",
+        "headers",
+        "queryString",
+        "headersSize",
+        "bodySize",
+    },
+    "response": {
+        "status",
+        "statusText",
+        "httpVersion",
+        "cookies",
+        "headers",
+        "content",
+        "redirectURL",
+        "headersSize",
+        "bodySize",
+    },
+    "content": {"size", "mimeType"},
+    "timings": {"send", "wait", "receive"},
+}
+
+
+@pytest.mark.slow
+def test_the_har_file_holds_every_request_the_run_sent(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    reports = tmp_path / "reports"
+    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = _summary(reports)
+    har = json.loads((reports / "exchanges.har").read_text("utf-8"))
+    log = har["log"]
+    assert HAR_REQUIRED["log"] <= set(log)
+    assert log["version"] == "1.2"
+    entries = log["entries"]
+    # The preflight GET, then each check twice (the first attempt and the retry): all of them.
+    assert len(entries) == summary["requests_sent"] == fake_target.requests == 5
+    for entry in entries:
+        assert HAR_REQUIRED["entry"] <= set(entry)
+        assert HAR_REQUIRED["request"] <= set(entry["request"])
+        assert HAR_REQUIRED["response"] <= set(entry["response"])
+        assert HAR_REQUIRED["content"] <= set(entry["response"]["content"])
+        assert HAR_REQUIRED["timings"] <= set(entry["timings"])
+        assert entry["response"]["status"] == 200
+    checks_seen = [entry["_check"] for entry in entries]
+    assert checks_seen[0].startswith("session start")
+    assert sum(c.endswith("test_always_fails") for c in checks_seen) == 2
+    probe = next(e for e in entries if e["request"]["method"] == "POST")
+    assert json.loads(probe["request"]["postData"]["text"])["exit"] == {"hello": "world"}
+    assert json.loads(probe["response"]["content"]["text"]) == {"hello": "world"}
+    assert probe["request"]["url"].endswith("/webhook/probe/***")
+    story = entries[0]
+    assert {"name": "Authorization", "value": "Bearer ***"} in story["request"]["headers"]
+    text = (reports / "exchanges.har").read_text("utf-8")
+    assert profiles.api_key not in text
+    assert profiles.webhook_secret not in text
