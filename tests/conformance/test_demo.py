@@ -19,6 +19,8 @@ import pytest
 
 import tines_spec
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="module")
 def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
@@ -63,3 +65,34 @@ def test_every_report_format_is_written(demo_reports: tuple[int, Path, str]) -> 
     assert cases
     assert all(case.find("failure") is None for case in cases)
     assert any((reports / "allure-results").glob("*-result.json"))
+    html = (reports / "report.html").read_text(encoding="utf-8")
+    assert html.count('data-requirement="') == len(tines_spec.catalogue().requirements)
+    har = json.loads((reports / "exchanges.har").read_text(encoding="utf-8"))
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    assert len(har["log"]["entries"]) == summary["requests_sent"]
+    assert set(summary["artifacts"]) >= {"report.html", "exchanges.har", "allure-results"}
+
+
+def test_the_gate_on_the_demo_asks_for_the_one_requirement_no_check_can_see(
+    demo_reports: tuple[int, Path, str],
+) -> None:
+    """The gate fails on silence: STORY-FIELD-013 is untested on every target, so the bare gate
+    fails, and passes once the CI example's expectations file names it."""
+    _, reports, _ = demo_reports
+    summary = str(reports / "summary.json")
+
+    def gate(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "conformance", "gate", summary, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    bare = gate()
+    assert bare.returncode == 1, bare.stdout + bare.stderr
+    assert "STORY-FIELD-013" in bare.stdout
+    expected = gate("--expectations", str(ROOT / "docs" / "ci" / "expectations.yaml"))
+    assert expected.returncode == 0, expected.stdout + expected.stderr
+    assert "expected: STORY-FIELD-013" in expected.stdout

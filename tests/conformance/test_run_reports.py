@@ -215,3 +215,38 @@ def test_the_har_file_holds_every_request_the_run_sent(
     text = (reports / "exchanges.har").read_text("utf-8")
     assert profiles.api_key not in text
     assert profiles.webhook_secret not in text
+
+
+@pytest.mark.slow
+def test_allure_results_carry_the_requirement_and_the_exchanges_as_evidence(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    reports = tmp_path / "reports"
+    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
+    assert result.returncode == 1, result.stdout + result.stderr
+    allure = reports / "allure-results"
+    results = [json.loads(p.read_text("utf-8")) for p in allure.glob("*-result.json")]
+    final = next(r for r in results if r["name"] == "test_always_fails" and r["status"] == "failed")
+    labels = {(label["name"], label["value"]) for label in final["labels"]}
+    catalogue = tines_spec.catalogue()
+    requirement = catalogue["WH-BODY-001"]
+    assert {
+        ("epic", catalogue.document_title(requirement)),
+        ("feature", "WH-BODY"),
+        ("story", "WH-BODY-001"),
+        ("requirement", "WH-BODY-001"),
+        ("level", "WH-BODY-001: MUST"),
+        ("severity", "critical"),
+    } <= labels
+    link = {"type": "requirement", "name": "WH-BODY-001", "url": catalogue.source_url(requirement)}
+    assert link in final["links"]
+    [attachment] = [a for a in final["attachments"] if a["name"].startswith("exchange 1: POST")]
+    evidence = json.loads((allure / attachment["source"]).read_text("utf-8"))
+    assert evidence["request"]["url"].endswith("/webhook/probe/***")
+    assert json.loads(evidence["response"]["content"]["text"]) == {"hello": "world"}
+    for path in allure.iterdir():
+        text = path.read_text("utf-8", errors="replace")
+        assert profiles.api_key not in text, path.name
+        assert profiles.webhook_secret not in text, path.name
