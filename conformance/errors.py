@@ -2,8 +2,10 @@
 
     ConformanceError            anything the suite reports as a one-line error, never a traceback
     ├── UsageError              a bad option or an unknown requirement ID (exit 2)
-    ├── ProfileError            the profile file is unreadable, malformed or invalid, or the API
-    │                           key's environment variable is unset (exit 2)
+    ├── FileFieldError          a file the user gave is unreadable, malformed or invalid: the
+    │   │                       message names the file and the field at fault (exit 2)
+    │   ├── ProfileError        the profile, or the API key's environment variable is unset
+    │   └── ExpectationsError   the expectations file (conformance.expectations)
     └── TargetUnreachable       the target's base URL gives no HTTP answer at all (exit 3)
 
 A check that fails is not an error of this kind: it raises `conformance.result.CheckFailure`.
@@ -11,7 +13,7 @@ A check that fails is not an error of this kind: it raises `conformance.result.C
 
 from __future__ import annotations
 
-__all__ = ["ConformanceError", "ProfileError", "TargetUnreachable", "UsageError"]
+__all__ = ["ConformanceError", "FileFieldError", "ProfileError", "TargetUnreachable", "UsageError"]
 
 
 class ConformanceError(Exception):
@@ -22,13 +24,17 @@ class UsageError(ConformanceError):
     pass
 
 
-class ProfileError(ConformanceError):
+class FileFieldError(ConformanceError):
     def __init__(self, file: str, field: str, message: str) -> None:
         self.file = file
         self.field = field
         self.message = message
         where = f"{file}: {field}" if field else file
         super().__init__(f"{where}: {message}")
+
+
+class ProfileError(FileFieldError):
+    pass
 
 
 class TargetUnreachable(ConformanceError):

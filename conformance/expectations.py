@@ -24,7 +24,7 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 import tines_spec
-from conformance.errors import UsageError
+from conformance.errors import FileFieldError
 
 __all__ = [
     "Expectation",
@@ -39,15 +39,8 @@ SCHEMA = "expectations.schema.json"
 State = Literal["expected", "expired", "now-passing"]
 
 
-class ExpectationsError(UsageError):
+class ExpectationsError(FileFieldError):
     """The expectations file is missing, malformed or names what the catalogue does not hold."""
-
-    def __init__(self, file: str, field: str, message: str) -> None:
-        self.file = file
-        self.field = field
-        self.message = message
-        where = f"{file}: {field}" if field else file
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

@@ -5,24 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conformance.cli_reports import add_commands, dispatch
 from conformance.reporting.compare import compare, render_comparison
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "summaries" / "failing.json"
-
-
-def example() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return loaded
-
-
-def requirement(document: dict[str, Any], rid: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(r for r in document["requirements"] if r["id"] == rid)
-    return found
+from tests.conformance.summaries import EXAMPLE, example, requirement
 
 
 def changes(lines: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tines_spec
-from conformance.errors import UsageError
+from conformance.errors import ConformanceError
 from conformance.expectations import (
     Expectation,
     ExpectationsError,
@@ -148,7 +148,7 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ExpectationsError) as caught:
         load_expectations(missing)
     assert str(caught.value) == f"{missing}: No such file or directory"
-    assert isinstance(caught.value, UsageError)
+    assert isinstance(caught.value, ConformanceError)  # the CLI turns it into one line, exit 2
 
 
 def test_the_expiry_date_is_the_last_day_it_excuses() -> None:

@@ -21,22 +21,12 @@ from conformance.cli_reports import add_commands, dispatch
 from conformance.errors import UsageError
 from conformance.expectations import Expectation
 from conformance.gate import GateResult, evaluate, render_gate
+from tests.conformance.summaries import EXAMPLE, example, requirement
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "summaries" / "failing.json"
 TODAY = date(2026, 11, 22)
 LATER = date(2026, 12, 31)
 EARLIER = date(2026, 11, 21)
 BLOCKED_BY_EXAMPLE = ["WH-BODY-001", "STORY-FIELD-013", "WH-BODY-003"]
-
-
-def example() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return loaded
-
-
-def requirement(document: dict[str, Any], rid: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(r for r in document["requirements"] if r["id"] == rid)
-    return found
 
 
 def passing() -> dict[str, Any]:

@@ -7,7 +7,6 @@ read it, not just XML as we wrote it.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -21,19 +20,9 @@ from conformance import redaction
 from conformance.cli_reports import add_commands, dispatch
 from conformance.expectations import Expectation, annotate
 from conformance.reporting.junit import CHECKLESS_SUITE, SUITE, render_junit, write_junit
+from tests.conformance.summaries import EXAMPLE, example, requirement
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "summaries" / "failing.json"
 TODAY = date(2026, 11, 22)
-
-
-def example() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    return loaded
-
-
-def requirement(document: dict[str, Any], rid: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(r for r in document["requirements"] if r["id"] == rid)
-    return found
 
 
 def check(document: dict[str, Any], name: str) -> dict[str, Any]:
