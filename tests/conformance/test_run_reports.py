@@ -46,8 +46,20 @@ def test_always_fails(target):
 """
 
 
-def _run(profile: Path, checks: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("run", "--profile", str(profile), "--checks", str(checks), *args)
+def run_retry_checks(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path, *args: str
+) -> Path:
+    """`conformance run` of RETRY_CHECKS at MUST against the fake target; one of them always
+    fails, so the run exits 1. Returns the report directory."""
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, RETRY_CHECKS)
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "run", "--profile", str(profile), "--checks", str(checks), "--report-dir", str(reports),
+        "--levels", "must", *args,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    return reports
 
 
 def _summary(reports: Path) -> dict[str, Any]:
@@ -64,11 +76,7 @@ def _by_id(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_a_failed_check_is_run_again_and_a_pass_on_retry_is_flaky(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
-    profile = profiles.write(fake_target.base_url)
-    checks = write_checks(tmp_path, RETRY_CHECKS)
-    reports = tmp_path / "reports"
-    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
-    assert result.returncode == 1, result.stdout + result.stderr
+    reports = run_retry_checks(fake_target, profiles, tmp_path)
     summary = _summary(reports)
     assert summary["retries"] == 1
     checks_run = {c["id"].rsplit("::", 1)[1]: c for c in summary["checks"]}
@@ -97,13 +105,7 @@ def test_a_failed_check_is_run_again_and_a_pass_on_retry_is_flaky(
 def test_without_retries_the_first_failure_is_the_verdict(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
-    profile = profiles.write(fake_target.base_url)
-    checks = write_checks(tmp_path, RETRY_CHECKS)
-    reports = tmp_path / "reports"
-    result = _run(
-        profile, checks, "--report-dir", str(reports), "--levels", "must", "--retries", "0"
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
+    reports = run_retry_checks(fake_target, profiles, tmp_path, "--retries", "0")
     summary = _summary(reports)
     assert summary["retries"] == 0
     assert {c["attempts"] for c in summary["checks"]} == {1}
@@ -183,11 +185,7 @@ HAR_REQUIRED = {
 def test_the_har_file_holds_every_request_the_run_sent(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
-    profile = profiles.write(fake_target.base_url)
-    checks = write_checks(tmp_path, RETRY_CHECKS)
-    reports = tmp_path / "reports"
-    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
-    assert result.returncode == 1, result.stdout + result.stderr
+    reports = run_retry_checks(fake_target, profiles, tmp_path)
     summary = _summary(reports)
     har = json.loads((reports / "exchanges.har").read_text("utf-8"))
     log = har["log"]
@@ -221,11 +219,7 @@ def test_the_har_file_holds_every_request_the_run_sent(
 def test_allure_results_carry_the_requirement_and_the_exchanges_as_evidence(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
-    profile = profiles.write(fake_target.base_url)
-    checks = write_checks(tmp_path, RETRY_CHECKS)
-    reports = tmp_path / "reports"
-    result = _run(profile, checks, "--report-dir", str(reports), "--levels", "must")
-    assert result.returncode == 1, result.stdout + result.stderr
+    reports = run_retry_checks(fake_target, profiles, tmp_path)
     allure = reports / "allure-results"
     results = [json.loads(p.read_text("utf-8")) for p in allure.glob("*-result.json")]
     final = next(r for r in results if r["name"] == "test_always_fails" and r["status"] == "failed")
