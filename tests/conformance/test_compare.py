@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from conformance.cli_reports import add_commands, dispatch
+from conformance.cli import main
 from conformance.reporting.compare import compare, render_comparison
 from tests.conformance.summaries import EXAMPLE, example, requirement
 
@@ -120,11 +119,8 @@ def test_different_targets_spec_versions_and_levels_are_warned_about() -> None:
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="conformance")
-    add_commands(parser.add_subparsers(dest="command"))
-    code = dispatch(parser.parse_args(argv))
-    assert code is not None
-    return code
+    """The real command line, in process: the commands as `conformance` wires them."""
+    return main(argv)
 
 
 def test_compare_exits_1_on_a_regression_and_0_otherwise(

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from conformance import redaction
-from conformance.cli_reports import add_commands, dispatch
+from conformance.cli import main
+from conformance.cli_reports import dispatch
 from conformance.errors import UsageError
 from conformance.expectations import Expectation
 from conformance.gate import GateResult, evaluate, render_gate
@@ -205,11 +206,8 @@ def test_every_line_is_redacted() -> None:
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="conformance")
-    add_commands(parser.add_subparsers(dest="command"))
-    code = dispatch(parser.parse_args(argv))
-    assert code is not None
-    return code
+    """The real command line, in process: the commands as `conformance` wires them."""
+    return main(argv)
 
 
 def write_json(path: Path, document: Any) -> Path:
@@ -347,9 +345,7 @@ def test_gate_with_an_unknown_level_is_a_usage_error(capsys: pytest.CaptureFixtu
 
 
 def test_gate_rejects_a_day_that_is_not_a_date(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        run(["gate", str(EXAMPLE), "--today", "2026-02-30"])
-    assert caught.value.code == 2
+    assert run(["gate", str(EXAMPLE), "--today", "2026-02-30"]) == 2
     assert "'2026-02-30' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
 
 
