@@ -11,7 +11,8 @@ pipeline may go on. They differ on purpose, and only where a person decided they
   reported so the file gets cleaned, and one whose date has passed blocks the gate again, even
   if its requirement passes now, so that every entry is reviewed when it said it would be.
 - A flaky pass counts as a pass, listed with the failure of its first attempt.
-- An interrupted run blocks the gate: what it did not reach was never checked.
+- An interrupted run blocks the gate: what it did not reach was never checked, and so does every
+  requirement a run limited with `--only` left out.
 """
 
 from __future__ import annotations
@@ -80,6 +81,22 @@ def gated_levels(document: Mapping[str, Any], levels: tuple[str, ...] | None) ->
     return tuple(level for level in tines_spec.LEVELS if level in levels)
 
 
+def _left_out(document: Mapping[str, Any], gated: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The requirements at the gated levels that a run limited with `--only` never looked at, as
+    `untested`: a run of one requirement must not pass a gate on all of them."""
+    only = document.get("only")
+    catalogue = tines_spec.catalogue()
+    if not only or document["spec_version"] != catalogue.spec_version:
+        return []
+    present = {requirement["id"] for requirement in document["requirements"]}
+    reason = f"not in this run: it was limited to {', '.join(only)} with --only"
+    return [
+        {"id": r.id, "level": r.level, "status": "untested", "flaky": False, "reason": reason}
+        for r in catalogue.at_levels(gated)
+        if r.id not in present
+    ]
+
+
 def evaluate(
     document: Mapping[str, Any],
     *,
@@ -97,7 +114,7 @@ def evaluate(
     now_passing: list[Expectation] = []
     expired: list[Expectation] = []
     matched: set[str] = set()
-    for requirement in document["requirements"]:
+    for requirement in [*document["requirements"], *_left_out(document, gated)]:
         if requirement["level"] not in gated:
             continue
         rid, status = requirement["id"], requirement["status"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import tines_spec
 from conformance import redaction
 from conformance.cli import main
 from conformance.cli_reports import dispatch
@@ -354,3 +355,18 @@ def test_gate_copes_with_the_example_as_given_without_mutating_it() -> None:
     before = copy.deepcopy(document)
     gate(document, Expectation("WH-BODY-001", "r", LATER))
     assert document == before
+
+
+def test_a_run_limited_with_only_cannot_pass_a_gate_on_the_whole_level() -> None:
+    """Silence is not conformance: what --only left out is untested, and blocks."""
+    document = example()
+    kept = requirement(document, "WH-CONV-004")  # a SHOULD that passed
+    document["requirements"] = [kept]
+    document["only"] = ["WH-CONV-004"]
+    result = evaluate(document, levels=("SHOULD",), expectations=(), today=TODAY)
+    should = [r.id for r in tines_spec.catalogue().at_levels(("SHOULD",))]
+    assert sorted(b.id for b in result.blocking) == sorted(set(should) - {"WH-CONV-004"})
+    assert {b.status for b in result.blocking} == {"untested"}
+    assert "limited to WH-CONV-004 with --only" in result.blocking[0].reason
+    excused = [Expectation(rid, "not ours", None) for rid in should if rid != "WH-CONV-004"]
+    assert evaluate(document, levels=("SHOULD",), expectations=excused, today=TODAY).passed
