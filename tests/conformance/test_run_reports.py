@@ -244,3 +244,17 @@ def test_allure_results_carry_the_requirement_and_the_exchanges_as_evidence(
         text = path.read_text("utf-8", errors="replace")
         assert profiles.api_key not in text, path.name
         assert profiles.webhook_secret not in text, path.name
+
+
+@pytest.mark.slow
+def test_every_report_renders_again_from_the_summary_alone_to_the_same_bytes(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    """summary.json is the one source: `conformance report` gives what the run wrote."""
+    reports = run_retry_checks(fake_target, profiles, tmp_path)
+    summary = reports / "summary.json"
+    for format_, name in (("md", "summary.md"), ("junit", "junit.xml"), ("html", "report.html")):
+        again = tmp_path / f"again-{name}"
+        done = run_cli("report", str(summary), "--format", format_, "--output", str(again))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert again.read_bytes() == (reports / name).read_bytes(), name
