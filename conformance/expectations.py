@@ -17,14 +17,14 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 
 import tines_spec
 from conformance.errors import FileFieldError
+from conformance.yamlfile import field_of, read_yaml
 
 __all__ = [
     "Expectation",
@@ -73,37 +73,15 @@ _TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
-def _field(error: ValidationError) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required" and isinstance(error.instance, dict):
-        required: list[str] = (
-            error.schema.get("required", []) if isinstance(error.schema, dict) else []
-        )
-        missing = next((r for r in required if r not in error.instance), None)
-        if missing is not None:
-            parts.append(str(missing))
-    return "/".join(parts) or "(top level)"
-
-
 def load_expectations(path: str | os.PathLike[str]) -> tuple[Expectation, ...]:
     """Read and validate an expectations file; any problem is one `ExpectationsError` line."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExpectationsError(file, "", exc.strerror or "cannot be read") from None
-    try:
-        data = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ExpectationsError(file, where, f"invalid YAML: {problem}") from None
+    data = read_yaml(path, ExpectationsError, _TextDatesLoader)
     if data is None:
         raise ExpectationsError(file, "", "the file is empty; it needs an `expectations:` list")
     error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
     if error is not None:
-        raise ExpectationsError(file, _field(error), error.message.splitlines()[0])
+        raise ExpectationsError(file, field_of(error, "/"), error.message.splitlines()[0])
     catalogue = tines_spec.catalogue()
     seen: dict[str, int] = {}
     entries = []

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema.exceptions import best_match
 
 import tines_spec
 from conformance import redaction
 from conformance.errors import ProfileError
+from conformance.yamlfile import field_of, read_yaml
 
 __all__ = [
     "Concurrency",
@@ -122,33 +122,14 @@ def _default(*path: str) -> Any:
     return node["default"]
 
 
-def _field_path(error: Any) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = next((r for r in error.validator_value if r not in error.instance), None)
-        if missing is not None:
-            parts.append(str(missing))
-    return ".".join(parts) or "(top level)"
-
-
 def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Read, validate and complete a profile; any problem is a one-line `ProfileError`."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(file, "", exc.strerror or "cannot be read") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProfileError(file, where, f"invalid YAML: {problem}") from None
+    data = read_yaml(path, ProfileError)
     _check_url_pairs(file, data)
     error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
     if error is not None:
-        raise ProfileError(file, _field_path(error), error.message.splitlines()[0])
+        raise ProfileError(file, field_of(error, "."), error.message.splitlines()[0])
     profile = _build(Path(path), data)
     for url in (profile.webhooks.probe_url, profile.webhooks.race_url):
         redaction.register_webhook_url(url)
