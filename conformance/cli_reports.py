@@ -17,19 +17,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import ConformanceError, UsageError
+from conformance.errors import UsageError
 
 __all__ = ["COMMANDS", "add_commands", "dispatch"]
 
 COMMANDS = ("gate", "report", "compare")
 EXIT_PASSED = 0
-EXIT_USAGE = 2  # as conformance.cli: a usage or input error
 STDOUT = "-"
 DEFAULT_OUTPUT = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
-
-
-def _fail(message: str) -> None:
-    print(f"conformance: {message}", file=sys.stderr)
 
 
 def _day(text: str) -> date:
@@ -110,18 +105,17 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
-    """Run the command if it is one of these; None if it is another module's."""
+    """Run the command if it is one of these; None if it is another module's.
+
+    A usage or input error is raised as a `ConformanceError`, which `conformance.cli.main` prints
+    as one line and turns into exit code 2, as for every other command."""
     if args.command not in COMMANDS:
         return None
-    try:
-        if args.command == "gate":
-            return _gate(args)
-        if args.command == "report":
-            return _report(args)
-        return _compare(args)
-    except ConformanceError as exc:
-        _fail(str(exc))
-        return EXIT_USAGE
+    if args.command == "gate":
+        return _gate(args)
+    if args.command == "report":
+        return _report(args)
+    return _compare(args)
 
 
 def _levels(text: str | None) -> tuple[str, ...] | None:
