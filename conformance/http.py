@@ -20,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
@@ -215,6 +216,21 @@ class _ClientCore:
         return merged
 
     @staticmethod
+    def _failed(
+        sent: SentRequest, started_at: datetime, exc: BaseException, seconds: float
+    ) -> Exchange:
+        """A request that got no HTTP answer, as an exchange with its one-line reason, recorded."""
+        exchange = Exchange(sent, None, error=redact(describe_transport_error(exc, seconds)))
+        recording.record(exchange, started_at)
+        return exchange
+
+    @staticmethod
+    def _answered(sent: SentRequest, started_at: datetime, received: ReceivedResponse) -> Exchange:
+        exchange = Exchange(sent, received)
+        recording.record(exchange, started_at)
+        return exchange
+
+    @staticmethod
     def _received(
         response: httpx.Response, elapsed: float, body: bytes | None = None
     ) -> ReceivedResponse:
@@ -278,14 +294,9 @@ class TargetClient(_ClientCore):
             try:
                 response, body = self._read_within(request, started + seconds + 1.0)
             except (httpx.HTTPError, TimeoutError) as exc:
-                exchange = Exchange(
-                    sent, None, error=redact(describe_transport_error(exc, seconds))
-                )
-            else:
-                elapsed = time.perf_counter() - started
-                exchange = Exchange(sent, self._received(response, elapsed, body))
-            recording.record(exchange, started_at)
-            return exchange
+                return self._failed(sent, started_at, exc, seconds)
+            elapsed = time.perf_counter() - started
+            return self._answered(sent, started_at, self._received(response, elapsed, body))
         finally:
             self.caps.in_flight.release()
 
@@ -447,13 +458,9 @@ class AsyncTargetClient(_ClientCore):
                 # its answer byte by byte must still end within the request timeout.
                 response = await asyncio.wait_for(http.send(request), seconds + 1.0)
             except (httpx.HTTPError, TimeoutError) as exc:
-                exchange = Exchange(
-                    sent, None, error=redact(describe_transport_error(exc, seconds))
-                )
-            else:
-                exchange = Exchange(sent, self._received(response, time.perf_counter() - started))
-            recording.record(exchange, started_at)
-            return exchange
+                return self._failed(sent, started_at, exc, seconds)
+            elapsed = time.perf_counter() - started
+            return self._answered(sent, started_at, self._received(response, elapsed))
         finally:
             self.caps.in_flight.release()
 
