@@ -3,7 +3,8 @@
 Exit codes of `conformance run` (and of `demo`, which ends with one):
 0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
 2 a usage or profile error (one line naming the file and the field); 3 the target cannot be
-reached (one line naming the URL and why); 130 the run was interrupted or hit its deadline.
+reached or never answers usefully (one line naming the URL and why); 4 the run deadline
+(safety.run_deadline_seconds) was reached; 130 the run was interrupted (Ctrl-C).
 
 On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
 exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
@@ -32,6 +33,7 @@ EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_DEADLINE = 4
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other shell tools
 
@@ -198,7 +200,7 @@ def exit_code(pytest_code: int, state: Any) -> int:
     if state.summary is None:
         return EXIT_FAILED
     if state.summary.outcome == "interrupted":
-        return EXIT_INTERRUPTED
+        return EXIT_DEADLINE if getattr(state, "deadline_reached", False) else EXIT_INTERRUPTED
     if state.summary.outcome == "failed" or pytest_code not in (0, 5):
         return EXIT_FAILED
     return EXIT_PASSED

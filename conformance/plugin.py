@@ -125,6 +125,7 @@ class RunState:
     target: TargetClient | None = None
     async_target: AsyncTargetClient | None = None
     stopped: str | None = None
+    deadline_reached: bool = False
     aborted: bool = False
     summary: RunSummary | None = None
     reports_written: tuple[Path, ...] = ()
@@ -386,6 +387,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
         None,
     )
+    # Armed before the first request: the deadline counts from `conformance run`'s own preflight
+    # request when there was one, so no answer of the target's can keep the run past it.
+    spent = (recording.now() - done.started_at).total_seconds() if done is not None else 0.0
+    _arm_deadline(state, spent)
     if done is not None:
         state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
         state.preflight_requests = 1
@@ -398,18 +403,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
         finally:
             recording.current_check.reset(token)
-    _arm_deadline(state)
 
 
-def _arm_deadline(state: RunState) -> None:
+def _arm_deadline(state: RunState, spent: float = 0.0) -> None:
     """Stop the run at safety.run_deadline_seconds as Ctrl-C would, from wherever it is waiting.
 
     On POSIX a SIGALRM timer raises `RunDeadline` in the main thread, which also breaks a blocking
     socket read; elsewhere a timer thread interrupts the main thread.
     """
     seconds = state.profile.safety.run_deadline_seconds
+    left = max(0.001, seconds - spent)
 
     def expire() -> None:
+        state.deadline_reached = True
         state.stopped = f"the run deadline of {seconds:g} s passed"
         state.scheduler.cancel()
 
@@ -420,7 +426,7 @@ def _arm_deadline(state: RunState) -> None:
             raise RunDeadline(state.stopped)
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, left)
 
         def disarm() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -434,7 +440,7 @@ def _arm_deadline(state: RunState) -> None:
             expire()
             _thread.interrupt_main()
 
-        timer = threading.Timer(seconds, fire)
+        timer = threading.Timer(left, fire)
         timer.daemon = True
         timer.start()
         state._disarm.append(timer.cancel)
