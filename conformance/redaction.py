@@ -13,9 +13,9 @@ encoding that only the secret decides is masked too: no run of base64 that spell
 survives, whatever surrounds it.
 
 A secret shorter than `MIN_SECRET_LENGTH` could be a word ("wrong" in "a wrong API key"), so it
-is never replaced inside prose: it is masked only where it stands as a secret, as a whole URL
-path segment or as a whole header value. An API key that short is refused outright
-(`conformance.profile.Profile.api_key`), since it can be echoed anywhere.
+is never replaced inside prose: it is masked only where it stands as a secret, as the secret
+segment of a webhook URL (/webhook/{path}/{secret}) or as a whole header value. An API key that
+short is refused outright (`conformance.profile.Profile.api_key`): it can be echoed anywhere.
 """
 
 from __future__ import annotations
@@ -133,9 +133,12 @@ def _compiled() -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
                 {f for s in _short for f in (s, quote(s, safe=""))}, key=len, reverse=True
             )
             alternatives = "|".join(re.escape(f) for f in ordered)
-            # As a whole path segment: after a slash, before a slash, query, fragment, quote,
-            # space or the end. "/webhook/probe/wrong" is masked; "a wrong API key" is not.
-            _short_pattern = re.compile(rf"(?<=/)(?:{alternatives})(?=[/?#\"'\s<>]|$)")
+            # Where a webhook secret stands: the whole segment after /webhook/{path}/, before a
+            # slash, query, fragment, quote, space or the end. "/webhook/probe/wrong" is masked;
+            # "a wrong API key" and "/api/v1/stories/wrong" are not.
+            _short_pattern = re.compile(
+                rf"(/webhook/[^/?#\s\"'<>]+/)(?:{alternatives})(?=[/?#\"'\s<>]|$)"
+            )
         return (_pattern if _secrets else None), (_short_pattern if _short else None)
 
 
@@ -145,7 +148,7 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
     if short_pattern is not None:
-        text = short_pattern.sub(MASK, text)
+        text = short_pattern.sub(rf"\g<1>{MASK}", text)
     return text
 
 
