@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -70,6 +71,8 @@ class Story:
     webhook_path: str | None
     graph: StoryGraph | None
     role: str | None = None
+    # An imported story's action IDs -> the agents' GUIDs in its export file.
+    action_guids: Mapping[int, str] = dataclass_field(default_factory=dict)
 
     def record(self, mode: str | None, draft_id: int | None) -> dict[str, Any]:
         """The Get answer for a mode and a draft, without live activity."""
@@ -183,7 +186,8 @@ def _story(file: str, where: str, entry: Any) -> Story:
             api_entry_actions=[graph.entry.id],
             api_exit_actions=exits,
         )
-    story = Story(story_id, get, versions, drafts, webhook_path, graph, role)
+    guids = imported.guids if imported else {}
+    story = Story(story_id, get, versions, drafts, webhook_path, graph, role, guids)
     _validate(file, where, story)
     return story
 
