@@ -22,6 +22,7 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -109,11 +110,15 @@ class _Api:
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
         url = self.base + path
+        # httpx bounds each phase; the deadline bounds the whole answer, however it trickles.
+        deadline = time.monotonic() + 2 * self.timeout
         try:
             with self._http.stream(method, url, json=json, params=params) as response:
-                body = b""
+                body = bytearray()
                 for chunk in response.iter_bytes():
                     body += chunk
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("the answer did not finish in time")
                     if len(body) > MAX_ANSWER_BYTES:
                         raise ProvisionError(
                             f"{method} {path}: the answer passed {MAX_ANSWER_BYTES} bytes"
