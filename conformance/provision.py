@@ -367,7 +367,12 @@ def provision(options: ProvisionOptions, *, dry_run: bool = False) -> Outcome:
     if dry_run:
         return _plan(options, out)
     record = _recorded(options.profile_out)
-    recorded = record.get("stories", {}) if record.get("team_id") == options.team_id else {}
+    if record and record["team_id"] != options.team_id:
+        raise UsageError(
+            f"{options.profile_out} records stories in team {record['team_id']}; --remove them "
+            "first, or give another --profile-out"
+        )
+    recorded: dict[str, Any] = record.get("stories", {})
     made: dict[str, dict[str, Any]] = {}
     urls: dict[str, str] = {}
     with _client(options) as api:

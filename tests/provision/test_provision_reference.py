@@ -243,3 +243,19 @@ def test_a_profile_provision_did_not_write_is_never_overwritten(
     assert code == 2
     assert f"{own}: provisioned: missing" in output
     assert own.read_text() == before
+
+
+def test_a_profile_of_another_team_is_not_reused_or_overwritten(
+    tenant: Tenant,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "tenant.yaml"
+    record = {"story_id": 1, "name": "Conformance probe", "guid": "a" * 32}
+    out.write_text(yaml.safe_dump({"provisioned": {"team_id": 7, "stories": {"probe": record}}}))
+    before = out.read_text()
+    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out))
+    assert code == 2
+    assert "records stories in team 7" in output
+    assert out.read_text() == before
