@@ -11,8 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance.errors import TargetUnreachable
-from conformance.provision import DEFAULT_MISSING_ID, ProvisionError, ProvisionOptions
+from conformance.errors import TargetUnreachable, UsageError
+from conformance.provision import (
+    DEFAULT_MISSING_ID,
+    ProvisionError,
+    ProvisionOptions,
+    recorded_target,
+)
 from conformance.provision import provision as run_provision
 from conformance.provision import remove as run_remove
 
@@ -31,9 +36,14 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "ready for `conformance run`. A second run reuses the stories it made; --remove "
         "deletes them (and no other story). The API key is read from TINES_API_KEY.",
     )
-    parser.add_argument("--tenant", required=True, metavar="URL", help="https://x.tines.com")
     parser.add_argument(
-        "--team-id", required=True, type=int, metavar="N", help="the team to import into"
+        "--tenant", metavar="URL", help="https://x.tines.com (with --remove: the profile's)"
+    )
+    parser.add_argument(
+        "--team-id",
+        type=int,
+        metavar="N",
+        help="the team to import into (with --remove: the profile's)",
     )
     parser.add_argument(
         "--profile-out",
@@ -84,9 +94,16 @@ def dispatch(args: argparse.Namespace) -> int | None:
     """Run `provision` if it is the command; None if it is another module's."""
     if args.command != COMMAND:
         return None
+    tenant, team_id = args.tenant, args.team_id
+    if args.remove and (tenant is None or team_id is None):
+        recorded_tenant, recorded_team = recorded_target(args.profile_out)
+        tenant = tenant or recorded_tenant
+        team_id = recorded_team if team_id is None else team_id
+    if tenant is None or team_id is None:
+        raise UsageError("provision needs --tenant URL and --team-id N")
     options = ProvisionOptions(
-        base_url=args.tenant,
-        team_id=args.team_id,
+        base_url=tenant,
+        team_id=team_id,
         profile_out=args.profile_out,
         api_key_env=args.api_key_env,
         env_file=args.env_file,

@@ -40,7 +40,14 @@ from conformance.errors import ConformanceError, ProfileError, TargetUnreachable
 from conformance.http import USER_AGENT, describe_transport_error
 from conformance.yamlfile import field_of, read_yaml
 
-__all__ = ["ROLES", "ProvisionError", "ProvisionOptions", "provision", "remove"]
+__all__ = [
+    "ROLES",
+    "ProvisionError",
+    "ProvisionOptions",
+    "provision",
+    "recorded_target",
+    "remove",
+]
 
 ROLES = ("probe", "race")
 WEBHOOK_TYPE = "Agents::WebhookAgent"
@@ -185,6 +192,18 @@ def _recorded(path: Path) -> dict[str, Any]:
         raise ProfileError(str(path), "provisioned." + field_of(error, "."), error.message)
     loaded: dict[str, Any] = record
     return loaded
+
+
+def recorded_target(path: Path) -> tuple[str, int]:
+    """The tenant and team a provisioned profile names: what `--remove` acts on by default."""
+    record = _recorded(path)
+    if not record:
+        raise UsageError(f"{path}: no such profile; nothing to remove")
+    target = read_yaml(path, ProfileError).get("target")
+    base_url = target.get("base_url") if isinstance(target, dict) else None
+    if not isinstance(base_url, str):
+        raise ProfileError(str(path), "target.base_url", "missing: give --tenant")
+    return base_url, int(record["team_id"])
 
 
 def _story_export(role: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import tines_spec
+from conformance.cli import main
 from conformance.profile import load_profile
 
 from .conftest import Tenant, provision
@@ -107,8 +108,8 @@ def test_remove_leaves_the_reference_as_it_was(
     assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out))[0] == 0
     made = _story_ids(_profile(out))
     assert len(tenant.actions()) == len(before) + 8  # the probe's 3 actions, the race's 5
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out), "--remove")
-    assert code == 0, output
+    # The tenant and the team come from the profile.
+    assert main(["provision", "--profile-out", str(out), "--remove"]) == 0
     assert tenant.actions() == before
     assert [tenant.api("GET", f"/api/v1/stories/{i}").status_code for i in made] == [404, 404]
     assert not out.exists()
@@ -203,8 +204,6 @@ def test_a_refused_key_is_one_line_without_the_key(
 def test_an_unreachable_tenant_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conformance.cli import main
-
     monkeypatch.setenv("TINES_API_KEY", "some-key-0123")
     argv = ["provision", "--tenant", "http://127.0.0.1:9", "--team-id", "1"]
     assert main([*argv, "--profile-out", str(tmp_path / "p.yaml")]) == 3
@@ -217,8 +216,6 @@ def test_dry_run_sends_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Against a port nothing listens on: a single request would make it exit 3."""
-    from conformance.cli import main
-
     monkeypatch.setenv("TINES_API_KEY", "some-key-0123")
     out = tmp_path / "p.yaml"
     argv = ["provision", "--tenant", "http://127.0.0.1:9", "--team-id", "1", "--dry-run"]
@@ -259,3 +256,13 @@ def test_a_profile_of_another_team_is_not_reused_or_overwritten(
     assert code == 2
     assert "records stories in team 7" in output
     assert out.read_text() == before
+
+
+def test_provision_needs_a_tenant_and_a_team(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TINES_API_KEY", "some-key-0123")
+    assert main(["provision", "--profile-out", str(tmp_path / "p.yaml")]) == 2
+    assert "needs --tenant URL and --team-id N" in capsys.readouterr().err
+    assert main(["provision", "--profile-out", str(tmp_path / "p.yaml"), "--remove"]) == 2
+    assert "no such profile" in capsys.readouterr().err
