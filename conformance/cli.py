@@ -25,6 +25,8 @@ from typing import Any
 
 import tines_spec
 from conformance import __version__
+from conformance.cli_provision import add_command as add_provision_command
+from conformance.cli_provision import dispatch as dispatch_provision_command
 from conformance.cli_reports import add_commands as add_report_commands
 from conformance.cli_reports import dispatch as dispatch_report_command
 from conformance.errors import ConformanceError
@@ -196,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--seed", type=int, default=None, metavar="N", help="as for run")
     add_report_commands(commands)
+    add_provision_command(commands)
     return parser
 
 
@@ -207,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_PASSED
     try:
         handled = dispatch_report_command(args)
+        handled = dispatch_provision_command(args) if handled is None else handled
         if handled is not None:
             return handled
         if args.command == "requirements":
