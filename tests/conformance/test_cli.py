@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conformance import cli
+from conformance.exit_codes import EXIT_DEADLINE
 from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
 
 SAMPLE_CHECKS = """
@@ -342,7 +343,7 @@ def test_sigint_ends_the_run_quickly_with_a_partial_report(
 
 
 @pytest.mark.slow
-def test_run_deadline_ends_the_run_with_its_own_exit_code(
+def test_run_deadline_ends_the_run_as_interrupted(
     fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
 ) -> None:
     process, reports = _interrupted_run(fake_target, profiles, tmp_path, run_deadline_seconds=3)
@@ -350,7 +351,7 @@ def test_run_deadline_ends_the_run_with_its_own_exit_code(
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 4, out + err
+    assert process.returncode == EXIT_DEADLINE, out + err
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["outcome"] == "interrupted"
     verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")

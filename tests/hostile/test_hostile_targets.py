@@ -27,6 +27,7 @@ from urllib.parse import unquote, unquote_plus
 import pytest
 import yaml
 
+from conformance.exit_codes import EXIT_DEADLINE, EXIT_FAILED, EXIT_UNREACHABLE
 from tests.hostile.servers import HostileTarget, serving
 
 API_KEY_ENV = "CONFORMANCE_HOSTILE_TEST_KEY"
@@ -41,7 +42,6 @@ SETUP_BOUND = 20
 # A few checks of each kind of request: stories (both ways of sending the key), a webhook probe,
 # and the response URL that the background timeout probe follows.
 CHECKS = ("STORY-GET-001", "STORY-AUTH-002", "WH-BODY-001", "WH-RURL-001")
-EXIT_FAILED, EXIT_UNREACHABLE, EXIT_DEADLINE = 1, 3, 4
 
 
 @dataclass
