@@ -77,6 +77,15 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
             self._watch()
 
         def send_400_response(self, msg: str) -> None:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                # The head was valid and the app is running (a bad chunk came later): its answer
+                # is dropped and it reads a disconnect, or h11 would refuse its second response.
+                cycle.disconnected = True
+                cycle.message_event.set()
+                if cycle.response_started:
+                    self.transport.close()
+                    return
             body = _error_body("the request is not valid HTTP/1.1")
             headers = [
                 (b"content-type", b"application/json"),

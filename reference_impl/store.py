@@ -165,11 +165,13 @@ class RunStore:
     def _write_loop(self) -> None:
         try:
             self._drain_queue()
-        except BaseException:
+        except BaseException as exc:  # the thread ends either way: say so, fail the waiters
             self._writer_stopped = True
-            log.critical("the run store's writer stopped; every write fails from now on")
+            log.critical(
+                "the run store's writer stopped (%s); every write fails from now on",
+                type(exc).__name__,
+            )
             self._fail_queued()
-            raise
 
     def _fail_queued(self) -> None:
         while True:
