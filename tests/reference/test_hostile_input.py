@@ -35,8 +35,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
     proc = ServerProcess(tmp, str(tmp / "db.sqlite3"), "--exit-timeout", "3")
     proc.client.timeout = 10  # a wedged server fails the test in seconds, not the default 20
     yield proc
-    assert_no_traceback(proc)
-    assert_sigterm_stops(proc)
+    try:
+        assert_no_traceback(proc)
+    finally:
+        assert_sigterm_stops(proc)  # it kills the server when SIGTERM does not stop it
 
 
 # ------------------------------------------------------------------ webhook bodies

@@ -41,8 +41,10 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         str(TIMEOUT),
     )
     yield proc
-    assert_no_traceback(proc)
-    assert_sigterm_stops(proc)
+    try:
+        assert_no_traceback(proc)
+    finally:
+        assert_sigterm_stops(proc)  # it kills the server when SIGTERM does not stop it
 
 
 def _path(proc: ServerProcess) -> bytes:
