@@ -198,6 +198,20 @@ def test_fuzzed_story_queries(
         assert_json_error(response)
 
 
+_ACTION_NAMES = st.one_of(st.sampled_from(["page", "per_page", "story_id"]), _TEXT)
+
+
+@_FUZZ
+@given(query=st.lists(st.tuples(_ACTION_NAMES, _QUERY_VALUES), max_size=4))
+def test_fuzzed_action_list_queries(fuzzed: ServerProcess, query: list[tuple[str, str]]) -> None:
+    encoded = "&".join(f"{_q(k)}={_q(v)}" for k, v in query)
+    response = fuzzed.client.get(f"/api/v1/actions?{encoded}", headers=AUTH)
+    assert response.status_code < 500, (encoded[:200], response.text[:300])
+    json.loads(response.content, parse_constant=_not_json)
+    if response.status_code >= 400:
+        assert_json_error(response)
+
+
 def test_the_fuzzed_server_logged_no_traceback(fuzzed: ServerProcess) -> None:
     """Last in the module; the fixture's teardown then asks that SIGTERM stops the server."""
     assert_no_traceback(fuzzed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,3 +179,44 @@ def test_csv_formula_cells_follow_the_stated_policy(hostile: ServerProcess) -> N
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(response.text, newline=""))) == matrix
+
+
+# ------------------------------------------------------------------ the story admin routes
+ADMIN_REQUESTS = {
+    "delete a story_id past the int-string limit": ("DELETE", "/api/v1/stories/" + "1" * 5000),
+    "delete a story_id of superscript digits": ("DELETE", "/api/v1/stories/%C2%B2"),
+    "actions page past the int-string limit": ("GET", "/api/v1/actions?page=" + "1" * 5000),
+    "actions per_page of superscript digits": ("GET", "/api/v1/actions?per_page=%C2%B2"),
+    "actions story_id of fullwidth digits": ("GET", "/api/v1/actions?story_id=%EF%BC%97"),
+}
+
+
+@pytest.mark.parametrize(("method", "url"), ADMIN_REQUESTS.values(), ids=ADMIN_REQUESTS.keys())
+def test_admin_ids_are_bounded(hostile: ServerProcess, method: str, url: str) -> None:
+    response = hostile.client.request(method, url, headers=AUTH)
+    assert_json_error(response)
+    assert_still_serving(hostile)
+
+
+def _import_body(**changes: Any) -> bytes:
+    data = tines_spec.story_export("probe")
+    data["agents"][0]["options"].update(path="q" * 32, secret="t" * 32)
+    body = {"new_name": "Imported", "data": data, "team_id": 1, "mode": "new", **changes}
+    return json.dumps(body).encode()
+
+
+UNSTORABLE_IMPORTS = {
+    "a lone surrogate in the name": _import_body(new_name="\ud800"),
+    "an overflowing float": _import_body(team_id=1, data_extra=1e999).replace(
+        b'"data_extra": Infinity', b'"data_extra": 1e999'
+    ),
+}
+
+
+@pytest.mark.parametrize("body", UNSTORABLE_IMPORTS.values(), ids=UNSTORABLE_IMPORTS.keys())
+def test_an_import_no_answer_can_carry_is_a_client_error(
+    hostile: ServerProcess, body: bytes
+) -> None:
+    response = hostile.client.post("/api/v1/stories/import", content=body, headers=AUTH | JSON)
+    assert_json_error(response)
+    assert_still_serving(hostile)
