@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from conformance.errors import TargetUnreachable, UsageError
+from conformance.exit_codes import EXIT_FAILED, EXIT_PASSED, EXIT_UNREACHABLE
 from conformance.provision import (
     DEFAULT_MISSING_ID,
     ProvisionError,
@@ -117,10 +118,10 @@ def dispatch(args: argparse.Namespace) -> int | None:
         outcome = action(options, dry_run=args.dry_run)
     except TargetUnreachable as exc:
         print(f"conformance: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_UNREACHABLE
     except ProvisionError as exc:
         print(f"conformance: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for line in outcome.lines:
         print(f"conformance provision: {line}")
-    return 0
+    return EXIT_PASSED

@@ -23,8 +23,12 @@ from referencing.jsonschema import DRAFT202012
 __all__ = [
     "LEVELS",
     "Catalogue",
+    "MetadataHeaders",
     "Requirement",
     "catalogue",
+    "live_activity_fields",
+    "metadata_headers",
+    "openapi",
     "openapi_path",
     "schema",
     "schema_registry",
@@ -57,6 +61,57 @@ def spec_dir() -> Path:
 
 def openapi_path() -> Path:
     return spec_dir() / "openapi.yaml"
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document, parsed once for every reader (callers must not change it)."""
+    document: dict[str, Any] = yaml.safe_load(openapi_path().read_text(encoding="utf-8"))
+    return document
+
+
+@dataclass(frozen=True)
+class MetadataHeaders:
+    """The webhook's metadata headers, by role; the names are the OpenAPI document's
+    `components/headers`, so that neither side spells them (a header `X-Tines-Event-ID` is the
+    role `event_id`)."""
+
+    status: str
+    event_id: str
+    exit_action_id: str
+    limit_reached: str
+    response_location: str
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (
+            self.status,
+            self.event_id,
+            self.exit_action_id,
+            self.limit_reached,
+            self.response_location,
+        )
+
+
+_HEADER_PREFIX = "x-tines-"
+
+
+@cache
+def metadata_headers() -> MetadataHeaders:
+    names = openapi()["components"]["headers"]
+    by_role = {
+        name.lower().removeprefix(_HEADER_PREFIX).replace("-", "_"): name
+        for name in names
+        if name.lower().startswith(_HEADER_PREFIX)
+    }
+    return MetadataHeaders(**by_role)
+
+
+@cache
+def live_activity_fields() -> tuple[str, ...]:
+    """The Get document's live-activity fields (`story.schema.json#/$defs/liveActivityFields`),
+    which only `include_live_activity=true` adds."""
+    return tuple(schema("story.schema.json")["$defs"]["liveActivityFields"]["enum"])
 
 
 @dataclass(frozen=True)
