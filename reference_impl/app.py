@@ -138,7 +138,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    # The route's template, not the path: a webhook's path ends in its secret.
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
     return error_response(500, "internal server error", webhook=_is_webhook(request))
 
 
