@@ -138,6 +138,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
         None,
     )
+    # The deadline counts from the first request (`conformance run`'s own preflight when there
+    # was one), so no answer of the target's can keep the run past it. It is armed at the end of
+    # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
+    first_request_at = done.started_at if done is not None else recording.now()
     if done is not None:
         state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
         state.preflight_requests = 1
@@ -150,7 +154,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
         finally:
             recording.current_check.reset(token)
-    arm_deadline(state)
+    arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
 # ----------------------------------------------------------------------------- collection
