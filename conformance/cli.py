@@ -1,9 +1,11 @@
 """`conformance run / demo / requirements`: parse, call the library, map outcomes to exit codes.
 
 Exit codes of `conformance run` (and of `demo`, which ends with one):
-0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
-2 a usage or profile error (one line naming the file and the field); 3 the target cannot be
-reached (one line naming the URL and why); 130 the run was interrupted or hit its deadline.
+0 every requirement at the chosen levels passed (or is not observable over HTTP); 1 a requirement
+failed or was blocked, or the run shows less than that (one skipped or untested, or a run limited
+with --only): exactly when `conformance gate` without expectations fails; 2 a usage or profile
+error (one line naming the file and the field); 3 the target cannot be reached (one line naming
+the URL and why); 130 the run was interrupted or hit its deadline.
 
 On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
 exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
@@ -199,7 +201,7 @@ def exit_code(pytest_code: int, state: Any) -> int:
         return EXIT_FAILED
     if state.summary.outcome == "interrupted":
         return EXIT_INTERRUPTED
-    if state.summary.outcome == "failed" or pytest_code not in (0, 5):
+    if state.summary.outcome in ("failed", "incomplete") or pytest_code not in (0, 5):
         return EXIT_FAILED
     return EXIT_PASSED
 

@@ -68,7 +68,8 @@ from conformance.reporting.outcomes import (
 from conformance.reporting.plan import plan_check, render_plan, requirement_ids
 from conformance.reporting.summary import redacted_document, write_document
 from conformance.reporting.table import render_table
-from conformance.result import CheckFailure
+from conformance.result import Blocked, CheckFailure, NoEvidence
+from conformance.verdicts import AttemptVerdicts, covering, judge_attempt
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
 MARKER = "requirement"
@@ -127,6 +128,8 @@ class RunState:
     stopped: str | None = None
     aborted: bool = False
     summary: RunSummary | None = None
+    # Checks marked blocked before they run (block_check), by node ID.
+    blocked_checks: dict[str, Blocked] = field(default_factory=dict)
     reports_written: tuple[Path, ...] = ()
     _disarm: list[Any] = field(default_factory=list)
 
@@ -571,9 +574,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Every request sent while a check runs (its retries included) is labelled with it."""
     token = recording.current_check.set(item.nodeid)
     try:
-        return (yield)
+        with covering(requirement_ids(item)):
+            return (yield)
     finally:
         recording.current_check.reset(token)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check marked blocked before it runs (`block_check`) reports that, and sends nothing."""
+    state = state_of(item.config)
+    if state is not None and item.nodeid in state.blocked_checks:
+        raise state.blocked_checks[item.nodeid]
+
+
+def block_check(
+    config: pytest.Config, nodeid: str, because_of: tuple[str, ...], reason: str
+) -> None:
+    """Mark a check blocked before it runs: its requirements are reported `blocked`, pointing at
+    `because_of` (a failed precondition of the run, such as the probe story not answering)."""
+    state = state_of(config)
+    if state is not None:
+        state.blocked_checks[nodeid] = Blocked(None, because_of, reason)
 
 
 @dataclass(frozen=True)
@@ -585,6 +606,7 @@ class AttemptFailure:
     failed_ids: tuple[str, ...]
     evidence: Evidence | None
     stopped: bool = False
+    verdicts: AttemptVerdicts | None = None
 
 
 _ATTEMPT = "conformance_attempt"
@@ -607,19 +629,24 @@ def pytest_runtest_makereport(
     if outcome is None:
         return report
     _attach_exchanges(item, state)
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.skipped and isinstance(error, Blocked | NoEvidence):
+        verdicts = judge_attempt([error], outcome.requirement_ids)
+        reason = error.summary if isinstance(error, Blocked) else f"no evidence: {error.reason}"
+        setattr(report, _ATTEMPT, AttemptFailure(reason, (), None, verdicts=verdicts))
     if report.failed:
         error = call.excinfo.value if call.excinfo is not None else None
         if isinstance(error, ProbeCancelled) and state.stopped:
             setattr(report, _ATTEMPT, AttemptFailure(state.stopped, (), None, stopped=True))
             return report
-        reason, failed_ids, evidence = _failure(
+        reason, failed_ids, evidence, verdicts = _failure(
             error,
             outcome.requirement_ids,
             report,
             check=item.nodeid,
             reproduce=lambda ids: _reproduction(state, ids),
         )
-        setattr(report, _ATTEMPT, AttemptFailure(reason, failed_ids, evidence))
+        setattr(report, _ATTEMPT, AttemptFailure(reason, failed_ids, evidence, verdicts=verdicts))
         report.sections.append(("conformance", f"hypothesis seed: {state.seed}"))
         report.sections.append(("reproduce", evidence.reproduce))
     return report
@@ -653,12 +680,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if attempt is not None:
             outcome.reason, outcome.failed_ids = attempt.reason, attempt.failed_ids
             outcome.evidence = attempt.evidence
+            outcome.take(attempt.verdicts)
         else:  # a failure no makereport of ours saw: count it against every requirement
             outcome.reason = redact(report.longreprtext.strip().splitlines()[-1][:300])
             outcome.failed_ids = outcome.requirement_ids
     elif report.skipped and outcome.status != "failed":
         outcome.status = "skipped"
         outcome.reason = _skip_reason(report)
+        if attempt is not None and attempt.verdicts is not None:
+            outcome.reason = attempt.reason
+            outcome.take(attempt.verdicts)
     elif report.passed and report.when == "call" and outcome.status == "notrun":
         outcome.status = "passed"
 
@@ -690,7 +721,7 @@ def _failure(
     *,
     check: str,
     reproduce: Callable[[tuple[str, ...]], str],
-) -> tuple[str, tuple[str, ...], Evidence]:
+) -> tuple[str, tuple[str, ...], Evidence, AttemptVerdicts]:
     """The one-line reason, the requirements a failure names, and its evidence.
 
     Hypothesis reports several distinct failures as an exception group: the check failures in it
@@ -698,15 +729,11 @@ def _failure(
     """
     leaves = _leaves(error) if error is not None else []
     failures = [leaf for leaf in leaves if isinstance(leaf, CheckFailure)]
+    verdicts = judge_attempt(leaves or [AssertionError()], test_ids)
     if failures:
-        named: list[str] = []
-        for failure in failures:
-            named.extend(r for r in failure.requirement_ids if r in test_ids and r not in named)
-        if len(failures) < len(leaves):  # an error beside them: it counts against them all
-            named = list(test_ids)
         more = f" (and {len(leaves) - 1} more failures)" if len(leaves) > 1 else ""
         reason = redact(failures[0].reason + more)
-        failed_ids = tuple(named) or test_ids
+        failed_ids = verdicts.failed or (() if verdicts.blocked else test_ids)
         head = failures[0]
         exchange = head.exchange or next(iter(head.extra_exchanges), None)
         details = "\n\n".join(f.render() for f in failures)
@@ -733,9 +760,9 @@ def _failure(
         actual=redact(actual),
         details=redact(details),
         curl=curl,
-        reproduce=reproduce(failed_ids),
+        reproduce=reproduce(failed_ids or test_ids),
     )
-    return reason, failed_ids, evidence
+    return reason, failed_ids, evidence, verdicts
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
@@ -972,7 +999,12 @@ def build_summary(state: RunState) -> RunSummary:
         duration_seconds=time.monotonic() - state.started,
         levels=state.levels,
         seed=state.seed,
-        outcome=run_outcome(results, outcomes, state.stopped),
+        outcome=run_outcome(
+            results,
+            outcomes,
+            state.stopped,
+            limited=len(wanted) < len(catalogue.at_levels(state.levels)),
+        ),
         requests_sent=sent,
         requirements=results,
         notes=tuple(notes),
