@@ -329,3 +329,26 @@ def expect_evidence(seen: int, what: str, requirement: Ids | None = None) -> Non
     CSV) passes only if it saw one: otherwise its requirements are untested, with the reason."""
     if seen <= 0:
         raise NoEvidence(None if requirement is None else _ids(requirement), f"no {what} was seen")
+
+
+JSON_DEFAULT = "WH-CT-001"
+
+
+def expect_json_data(exchange: Exchange, expected: Any, requirement: Ids) -> None:
+    """The body is the JSON `expected`, in an answer the check reads as JSON data.
+
+    JSON is the default format (WH-CT-001): an answer labelled otherwise is that requirement's
+    failure, and the check's own requirements are blocked by it, not failed."""
+    with precondition():
+        expect_media_type(exchange, "application/json", JSON_DEFAULT)
+    expect_json_body(exchange, expected, requirement)
+
+
+def expect_data_response(
+    exchange: Exchange, payload: Any, status_requirement: str, body_requirement: str
+) -> None:
+    """What a check of a data response's headers needs: a 200 whose body is the payload. Any
+    other answer is the failure of the requirement it contradicts, and blocks the check."""
+    with precondition():
+        expect_status(exchange, 200, status_requirement)
+        expect_json_body(exchange, payload, body_requirement)

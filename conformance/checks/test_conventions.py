@@ -31,9 +31,12 @@ from conformance.verify import (
     expect_differs,
     expect_header,
     expect_header_equals,
-    expect_json_body,
+    expect_json_data,
     expect_no_body,
+    expect_response,
     expect_status,
+    expect_status_not,
+    precondition,
 )
 
 # The operations every check of this module calls, for the dry-run plan.
@@ -50,7 +53,7 @@ def _expect_convention_body(exchange: Exchange, status: int, body: Any, requirem
     if status in NO_CONTENT_STATUSES:
         expect_no_body(exchange, requirement)
     else:
-        expect_json_body(exchange, body, requirement)
+        expect_json_data(exchange, body, requirement)
 
 
 @pytest.mark.requirement("WH-ENTRY-001", "WH-BODY-001", "WH-BODY-002", max_requests=1)
@@ -60,8 +63,12 @@ def test_default_body_is_the_exit_payload(target: TargetClient, payload: Any) ->
     """ "By default, the payload of the exit action is returned in the webhook HTTP response
     body" and "The endpoint will return the event data emitted by the exit action"."""
     exchange = target.probe(payload)
-    expect_status(exchange, 200, ("WH-ENTRY-001", "WH-BODY-002"))
-    expect_json_body(exchange, payload, ("WH-BODY-001", "WH-BODY-002"))
+    with precondition(blocks=("WH-BODY-001",)):
+        expect_response(exchange, "WH-ENTRY-001")
+        # No such webhook (404, 405, 410): no run was started at all.
+        expect_status_not(exchange, [404, 405, 410], "WH-ENTRY-001")
+        expect_status(exchange, 200, "WH-BODY-002")
+    expect_json_data(exchange, payload, "WH-BODY-001")
 
 
 @pytest.mark.requirement("WH-CONV-001", "WH-CONV-002", max_requests=1)
@@ -122,7 +129,7 @@ def test_invalid_status_returns_the_payload_whole(
     payload = {"status": status, "body": body, "headers": headers}
     exchange = target.probe(payload)
     expect_status(exchange, 200, "WH-CONV-004")
-    expect_json_body(exchange, payload, "WH-CONV-004")
+    expect_json_data(exchange, payload, "WH-CONV-004")
 
 
 @pytest.mark.requirement("WH-CONV-004", max_requests=1)
@@ -136,7 +143,7 @@ def test_payload_without_body_is_returned_whole(
     payload = {"status": status, "headers": headers}
     exchange = target.probe(payload)
     expect_status(exchange, 200, "WH-CONV-004")
-    expect_json_body(exchange, payload, "WH-CONV-004")
+    expect_json_data(exchange, payload, "WH-CONV-004")
 
 
 @pytest.mark.requirement("WH-CONV-007", max_requests=1)
@@ -148,7 +155,7 @@ def test_extra_keys_do_not_reach_the_body(
     """Only `status`, `body` and `headers` have a meaning; "the `body` field will be used as the
     HTTP response body", and nothing else."""
     exchange = target.probe({**extra, "status": 200, "body": body})
-    expect_json_body(exchange, body, "WH-CONV-007")
+    expect_json_data(exchange, body, "WH-CONV-007")
 
 
 @pytest.mark.requirement("WH-BODY-003", "WH-META-007", max_requests=2)
@@ -164,8 +171,9 @@ def test_first_exit_to_execute_is_returned(target: TargetClient, profile: Profil
         (first_wins, "first", first_token),
         (second_wins, "second", second_token),
     ):
-        expect_status(exchange, 200, "WH-BODY-003")
-        expect_json_body(exchange, {"exit": winner, "token": token}, "WH-BODY-003")
+        with precondition():
+            expect_status(exchange, 200, "WH-BODY-002")
+        expect_json_data(exchange, {"exit": winner, "token": token}, "WH-BODY-003")
     first_id = expect_header(first_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
     second_id = expect_header(second_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
     expect_differs(

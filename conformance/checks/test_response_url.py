@@ -9,6 +9,7 @@ found in the `X-Tines-Response-Location` header." These checks read the timeout 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -17,6 +18,7 @@ from conformance.exchange import RESPONSE_LOCATION, Exchange
 from conformance.http import TargetClient
 from conformance.long_waits import (
     OutcomeSource,
+    TimeoutOutcome,
     timeout_answer,
     timeout_outcome,
 )
@@ -31,8 +33,21 @@ from conformance.verify import (
     expect_status_not,
     expect_valid,
     json_body,
+    precondition,
     response_of,
 )
+
+
+def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
+    """The timeout probe's 504, which every check of its parts needs: any other answer is
+    WH-TIME-002's failure, and blocks the check."""
+    with precondition():
+        return timeout_answer(outcome, [TIMEOUT_504])
+
+
+TIMEOUT_504 = "WH-TIME-002"
+# The 504 body names the response URL; every check that follows the run needs it.
+RESPONSE_URL = "WH-TIME-003"
 
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations(
@@ -50,7 +65,7 @@ def test_timeout_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-META-010"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     location = expect_header(answer, LOCATION, ids)
     expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
@@ -60,7 +75,7 @@ def test_response_location_equals_the_body_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-RURL-002"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     body = json_body(answer, ids)
     from_body = body.get("response_url") if isinstance(body, dict) else None
     location = response_of(answer, ids).header(LOCATION)
@@ -81,10 +96,13 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     `X-Tines-Status: data_received`."""
     ids = ["WH-RURL-003"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     first = outcome.first_poll
     if first is None:
-        raise CheckFailure(ids, "a response URL to poll", "none in body or headers", answer)
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if not outcome.first_poll_before_due:
         looks_like_data = _claims_data(first)
         if looks_like_data:
@@ -104,10 +122,13 @@ def test_response_url_returns_exactly_this_runs_payload(
     JSON, and never another run's."""
     ids = ["WH-RURL-001"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     run = outcome.run
     if run.response_url is None:
-        raise CheckFailure(ids, "a response URL to visit", "none in body or headers", answer)
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if not run.polls:
         raise CheckFailure(ids, "an answer from the response URL", "it was never polled", answer)
     last = run.polls[-1]

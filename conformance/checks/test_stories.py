@@ -23,6 +23,8 @@ from conformance.verify import (
     expect_string,
     expect_valid,
     json_body,
+    precondition,
+    response_of,
 )
 
 # The operations every check of this module calls, for the dry-run plan.
@@ -42,6 +44,11 @@ _INVALID_PARAMETERS = (
 )
 
 
+_GET = "STORY-GET-001"
+# Which requirement a refused key contradicts, by the way the key was sent.
+_AUTH_OF: dict[Auth, str] = {"bearer": "STORY-AUTH-001", "token": "STORY-AUTH-002"}
+
+
 def _story(
     target: TargetClient,
     story_id: int,
@@ -49,11 +56,23 @@ def _story(
     params: dict[str, Any] | None = None,
     auth: Auth = "bearer",
 ) -> tuple[Exchange, Any]:
-    """Read a story; a failure, naming the requirement, unless it is a 200 JSON object."""
+    """Read a story: what every check of its fields needs, so a failure here is a precondition.
+
+    A refused key (401) is the authentication requirement's failure; any other status is the
+    failure of `requirement`, the rule whose parameter the read uses (`story_mode`, `draft_id`,
+    `include_live_activity`), or of STORY-GET-001 for a plain read; an answer that is not a JSON
+    object is STORY-GET-001's. The check's own requirements are then blocked, not failed."""
     exchange = target.get_story(story_id, params=params, auth=auth)
-    expect_status(exchange, 200, requirement)
-    expect_media_type(exchange, "application/json", requirement)
-    return exchange, json_body(exchange, requirement)
+    with precondition():
+        response = response_of(exchange, _GET)
+        if response.status == 401 and auth in _AUTH_OF:
+            expect_status(exchange, 200, _AUTH_OF[auth])
+        expect_status(exchange, 200, requirement if params else _GET)
+        expect_media_type(exchange, "application/json", _GET)
+        story = json_body(exchange, _GET)
+        if not isinstance(story, dict):
+            expect_equal(exchange, "the answer's JSON type", type(story).__name__, "dict", _GET)
+    return exchange, story
 
 
 def _modes() -> list[str]:
@@ -66,9 +85,9 @@ def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
     """ "A successful request will return a JSON object representing the specified story": every
     documented field, with its type, format and the conditions the field table states."""
     for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-GET-001")
-        expect_valid(exchange, story, _STORY, ("STORY-GET-001", *_FIELDS))
-        expect_equal(exchange, "id", story["id"], story_id, "STORY-GET-001")
+        exchange, story = _story(target, story_id, _GET)
+        expect_valid(exchange, story, _STORY, _FIELDS)
+        expect_equal(exchange, "id", story.get("id"), story_id, _GET)
 
 
 @pytest.mark.requirement("STORY-LIVE-001", "STORY-FIELD-008", max_requests_per_story=1)
@@ -123,6 +142,44 @@ def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
     exchange, story = _story(target, draft.story_id, "STORY-DRAFT-001", params)
     expect_equal(exchange, "draft_id", story.get("draft_id"), draft.draft_id, "STORY-DRAFT-001")
     expect_string(exchange, "draft_name", story.get("draft_name"), "STORY-DRAFT-001")
+
+
+# The IDs a story names of its own actions: with monitoring on every action, each is monitored.
+_ACTION_FIELDS = ("entry_agent_id", "exit_agents", "api_entry_actions", "api_exit_actions")
+
+
+def _named_actions(story: dict[str, Any]) -> list[int]:
+    named: list[int] = []
+    for name in _ACTION_FIELDS:
+        value = story.get(name)
+        values = value if isinstance(value, list) else [value]
+        named += [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    return named
+
+
+@pytest.mark.requirement("STORY-FIELD-013", max_requests_per_story=1)
+def test_monitor_failures_implies_every_named_action_is_monitored(
+    target: TargetClient, profile: Profile
+) -> None:
+    """ "This will be false when only some actions have monitoring enabled": which actions a
+    story has is not in the answer, so only a necessary condition can be checked: when it is
+    true, every action the story names is among `actions_with_monitoring`. It can fail the
+    requirement, never pass it (the catalogue marks it not observable)."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, _GET)
+        if story.get("monitor_failures") is not True:
+            continue
+        monitored = story.get("actions_with_monitoring")
+        monitored = monitored if isinstance(monitored, list) else []
+        unmonitored = [a for a in _named_actions(story) if a not in monitored]
+        expect_equal(
+            exchange,
+            "actions named by a story with monitor_failures true but not in "
+            "actions_with_monitoring",
+            unmonitored,
+            [],
+            "STORY-FIELD-013",
+        )
 
 
 @pytest.mark.requirement("STORY-GET-002", max_requests=1)

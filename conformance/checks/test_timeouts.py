@@ -8,11 +8,15 @@ the timeout and just-under probes saw.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 import tines_spec
+from conformance.exchange import Exchange
 from conformance.long_waits import (
     OutcomeSource,
+    TimeoutOutcome,
     just_under_outcome,
     timeout_answer,
     timeout_outcome,
@@ -26,7 +30,20 @@ from conformance.verify import (
     expect_status,
     expect_valid,
     json_body,
+    precondition,
 )
+
+
+def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
+    """The timeout probe's 504, which every check of its parts needs: any other answer is
+    WH-TIME-002's failure, and blocks the check."""
+    with precondition():
+        return timeout_answer(outcome, [TIMEOUT_504])
+
+
+TIMEOUT_504 = "WH-TIME-002"
+# The 504 body names the response URL; every check that follows the run needs it.
+RESPONSE_URL = "WH-TIME-003"
 
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations(
@@ -52,7 +69,7 @@ def test_just_under_the_timeout_returns_the_data(
 @pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
-    timeout_answer(timeout_outcome(background, profile, ids), ids)
+    _the_504(timeout_outcome(background, profile, ids), ids)
 
 
 @pytest.mark.requirement("WH-TIME-003", max_requests=0)
@@ -60,7 +77,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-TIME-003"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
@@ -68,14 +85,14 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_header_equals(answer, "X-Tines-Status", "ok", ids)
 
 
 @pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_header(answer, "X-Tines-Limit-Reached", ids)
 
 
@@ -85,7 +102,7 @@ def test_timeout_limit_header_agrees_with_the_body(
 ) -> None:
     """The header names the same limit as the body, whose value the timeout schema fixes."""
     ids = ["WH-TIME-005"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
     expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
 
@@ -95,12 +112,13 @@ def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Pro
     """The run goes on after the 504: its exit event appears at the response URL in time."""
     ids = ["WH-TIME-004"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     run = outcome.run
     if run.response_url is None:
-        raise CheckFailure(
-            ids, "a response URL to follow the run to", "none in body or headers", answer
-        )
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if run.delivery is None:
         last = run.polls[-1] if run.polls else outcome.first_poll
         raise CheckFailure(
