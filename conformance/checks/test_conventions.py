@@ -31,12 +31,14 @@ from conformance.verify import (
     expect_differs,
     expect_header,
     expect_header_equals,
+    expect_json_body,
     expect_json_data,
     expect_no_body,
     expect_response,
     expect_status,
     expect_status_not,
     precondition,
+    response_of,
 )
 
 # The operations every check of this module calls, for the dry-run plan.
@@ -46,6 +48,13 @@ pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 # The race story's delays: long enough apart that the first exit is unambiguous, short enough
 # to keep the check quick.
 _EARLY, _LATE = 0.0, 1.5
+
+
+def _json_or_none(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _expect_convention_body(exchange: Exchange, status: int, body: Any, requirement: str) -> None:
@@ -115,6 +124,8 @@ def test_number_and_boolean_header_values_are_json_text(
     """ "X-Tines-Change-Control-Test: true": a JSON scalar header value is sent as its JSON text."""
     exchange = target.probe({"status": 200, "headers": headers, "body": "ok"})
     for name, value in headers.items():
+        with precondition():  # a header not sent at all is WH-CONV-005's failure
+            expect_header(exchange, name, "WH-CONV-005")
         expect_header_equals(exchange, name, header_value_text(value), "WH-CONV-006")
 
 
@@ -128,7 +139,8 @@ def test_invalid_status_returns_the_payload_whole(
     otherwise the default holds: the whole payload is the body, with 200."""
     payload = {"status": status, "body": body, "headers": headers}
     exchange = target.probe(payload)
-    expect_status(exchange, 200, "WH-CONV-004")
+    with precondition():  # a data answer is 200: another status is WH-BODY-002's failure
+        expect_status(exchange, 200, "WH-BODY-002")
     expect_json_data(exchange, payload, "WH-CONV-004")
 
 
@@ -142,7 +154,8 @@ def test_payload_without_body_is_returned_whole(
     payload is the body, with 200."""
     payload = {"status": status, "headers": headers}
     exchange = target.probe(payload)
-    expect_status(exchange, 200, "WH-CONV-004")
+    with precondition():  # a data answer is 200: another status is WH-BODY-002's failure
+        expect_status(exchange, 200, "WH-BODY-002")
     expect_json_data(exchange, payload, "WH-CONV-004")
 
 
@@ -154,7 +167,12 @@ def test_extra_keys_do_not_reach_the_body(
 ) -> None:
     """Only `status`, `body` and `headers` have a meaning; "the `body` field will be used as the
     HTTP response body", and nothing else."""
-    exchange = target.probe({**extra, "status": 200, "body": body})
+    payload = {**extra, "status": 200, "body": body}
+    exchange = target.probe(payload)
+    response = response_of(exchange, "WH-CONV-007")
+    if response.media_type == "application/json" and _json_or_none(response) == payload:
+        with precondition():  # the whole payload: the convention itself was not applied
+            expect_json_body(exchange, body, "WH-CONV-002")
     expect_json_data(exchange, body, "WH-CONV-007")
 
 

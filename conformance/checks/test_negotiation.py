@@ -24,10 +24,13 @@ from conformance.verify import (
     expect_body_bytes,
     expect_csv_records,
     expect_evidence,
+    expect_header,
     expect_header_equals,
     expect_json_body,
     expect_media_type,
+    expect_status,
     expect_text,
+    precondition,
     response_of,
 )
 
@@ -134,7 +137,8 @@ def test_q_values_choose_the_type(target: TargetClient, matrix: list[list[str]])
     and RFC 9110 ranks its choices by q-value."""
     csv_first = target.probe(matrix, accept=_CSV_FIRST)
     expect_media_type(csv_first, _CSV, "WH-CT-006")
-    expect_csv_records(csv_first, matrix, "WH-CT-006")
+    with precondition():  # the records themselves are how CSV is written: WH-CT-002's rule
+        expect_csv_records(csv_first, matrix, "WH-CT-002")
     json_first = target.probe(matrix, accept=_JSON_FIRST)
     expect_media_type(json_first, _JSON, "WH-CT-006")
     expect_json_body(json_first, matrix, "WH-CT-006")
@@ -170,7 +174,9 @@ def test_base64_body_is_sent_as_bytes(target: TargetClient, pair: tuple[str, byt
         "body": base64.b64encode(data).decode(),
     }
     exchange = target.probe(payload)
-    expect_media_type(exchange, media_type, "WH-CT-008")
+    with precondition():  # the convention's numeric-string status, and its Content-Type
+        expect_status(exchange, 202, "WH-CONV-003")
+        expect_media_type(exchange, media_type, "WH-CT-007")
     expect_body_bytes(exchange, data, "WH-CT-008")
 
 
@@ -191,4 +197,7 @@ def test_content_disposition_is_passed_through(
         "body": base64.b64encode(b"%PDF-1.4").decode(),
     }
     exchange = target.probe(payload)
+    with precondition():  # the payload's headers not sent at all is WH-CONV-005's failure
+        expect_status(exchange, 202, "WH-CONV-003")
+        expect_header(exchange, "Content-Disposition", "WH-CONV-005")
     expect_header_equals(exchange, "Content-Disposition", disposition, "WH-CT-009")

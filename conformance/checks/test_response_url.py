@@ -31,10 +31,10 @@ from conformance.verify import (
     expect_media_type,
     expect_status,
     expect_status_not,
+    expect_string,
     expect_valid,
     json_body,
     precondition,
-    response_of,
 )
 
 
@@ -76,10 +76,12 @@ def test_response_location_equals_the_body_response_url(
 ) -> None:
     ids = ["WH-RURL-002"]
     answer = _the_504(timeout_outcome(background, profile, ids), ids)
-    body = json_body(answer, ids)
-    from_body = body.get("response_url") if isinstance(body, dict) else None
-    location = response_of(answer, ids).header(LOCATION)
-    if location is None or location != from_body:
+    with precondition():  # the header is WH-META-010's, the body's URL WH-TIME-003's
+        location = expect_header(answer, LOCATION, "WH-META-010")
+        body = json_body(answer, RESPONSE_URL)
+        from_body = body.get("response_url") if isinstance(body, dict) else None
+        expect_string(answer, "the 504 body's response_url", from_body, RESPONSE_URL)
+    if location != from_body:
         raise CheckFailure(
             ids,
             f"{LOCATION} equal to the body's response_url {from_body!r}",
@@ -98,6 +100,7 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     outcome = timeout_outcome(background, profile, ids)
     answer = _the_504(outcome, ids)
     first = outcome.first_poll
+    _expect_absolute(outcome.run.response_url, answer)
     if first is None:
         with precondition():
             raise CheckFailure(
@@ -124,6 +127,7 @@ def test_response_url_returns_exactly_this_runs_payload(
     outcome = timeout_outcome(background, profile, ids)
     answer = _the_504(outcome, ids)
     run = outcome.run
+    _expect_absolute(run.response_url, answer)
     if run.response_url is None:
         with precondition():
             raise CheckFailure(
@@ -144,10 +148,21 @@ def test_unknown_response_id_is_not_found(
     """The run's own response URL with its last segment replaced by an ID no run has."""
     ids = ["WH-RURL-004"]
     outcome = timeout_outcome(background, profile, ids)
+    if outcome.run.response_url is not None:
+        _expect_absolute(outcome.run.response_url, outcome.run.answer)
     # Without a response URL to copy, the contract's form {webhook URL}/{response id} stands in.
     known = outcome.run.response_url or profile.webhooks.probe_url.rstrip("/") + "/known"
     exchange = target.request("GET", with_last_segment(known, uuid.uuid4().hex))
     expect_status(exchange, 404, ids)
+
+
+def _expect_absolute(url: str | None, answer: Exchange) -> None:
+    """A response URL the checks can follow: a relative one is WH-TIME-003's failure."""
+    if url is not None and urlsplit(url).scheme.lower() not in ("http", "https"):
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "an absolute response URL", f"response URL {url!r}", answer
+            )
 
 
 def with_last_segment(url: str, segment: str) -> str:

@@ -189,12 +189,22 @@ def _keep_draft_ids_to_the_profile(case: Any, profile: Profile) -> None:
         del query["draft_id"]
 
 
-def _requirements(check_name: str, case: Any, status: int) -> tuple[str, ...]:
+def _requirements(
+    check_name: str, case: Any, status: int, missing_id: int | None = None
+) -> tuple[str, ...]:
     """Which requirement a schemathesis finding breaks: by the check, the kind of input, and
     the status the target answered with (each documented status belongs to one requirement)."""
     negative = case.meta is not None and case.meta.generation.mode.is_negative
     if check_name == "ignored_auth":
         return ("STORY-AUTH-003",)
+    if status == 401:  # the profile's key was refused: the root is the bearer key's requirement
+        return ("STORY-AUTH-001",)
+    if check_name == "response_schema_conformance" and 200 <= status < 300:
+        return ("STORY-FIELD-001",)
+    if case.path_parameters.get("story_id") == missing_id and check_name != (
+        "negative_data_rejection"
+    ):
+        return ("STORY-GET-002",)
     if check_name == "negative_data_rejection" or (negative and status >= 500):
         return ("STORY-PARAM-001",)
     by_status = {401: ("STORY-AUTH-003",), 404: ("STORY-GET-002",)}
@@ -222,7 +232,13 @@ def _schema_findings(exchange: Exchange) -> list[tuple[tuple[str, ...], str]]:
     return []
 
 
-def _run(case: Any, operation: Any, transport: _TargetTransport, base_url: str) -> None:
+def _run(
+    case: Any,
+    operation: Any,
+    transport: _TargetTransport,
+    base_url: str,
+    missing_id: int | None = None,
+) -> None:
     """Send one case through the target and turn schemathesis's findings into a CheckFailure."""
     first = len(transport.exchanges)
     try:
@@ -253,7 +269,7 @@ def _run(case: Any, operation: Any, transport: _TargetTransport, base_url: str) 
         raise
     attributed: list[tuple[tuple[str, ...], str]] = []
     for name, failure in findings:
-        blamed = _requirements(name, case, response.status_code)
+        blamed = _requirements(name, case, response.status_code, missing_id)
         if blamed == ("STORY-FIELD-001",):
             attributed += _schema_findings(exchange)
         else:
@@ -279,7 +295,7 @@ def _schemathesis_test(
         operation = _operation(transport)
         case = data.draw(_cases(operation, profile, mode), label="case")
         _keep_draft_ids_to_the_profile(case, profile)
-        _run(case, operation, transport, profile.target.base_url)
+        _run(case, operation, transport, profile.target.base_url, profile.stories.missing_id)
 
     return check
 

@@ -104,6 +104,8 @@ def test_timeout_limit_header_agrees_with_the_body(
     ids = ["WH-TIME-005"]
     answer = _the_504(timeout_outcome(background, profile, ids), ids)
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
+    with precondition():  # the header's presence is WH-META-008's rule
+        expect_header(answer, "X-Tines-Limit-Reached", "WH-META-008")
     expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
 
 
@@ -114,6 +116,13 @@ def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Pro
     outcome = timeout_outcome(background, profile, ids)
     answer = _the_504(outcome, ids)
     run = outcome.run
+    if run.response_url is not None and not run.response_url.lower().startswith(
+        ("http://", "https://")
+    ):
+        with precondition():  # a relative URL cannot be followed: WH-TIME-003's failure
+            raise CheckFailure(
+                [RESPONSE_URL], "an absolute response URL", repr(run.response_url), answer
+            )
     if run.response_url is None:
         with precondition():
             raise CheckFailure(
