@@ -65,6 +65,18 @@ ALSO_FAILS: Mapping[str, tuple[tuple[str, ...], str]] = {
         ("WH-RURL-001",),
         "a run that stopped never delivers its payload at its response URL",
     ),
+    "WH-TIME-003:timeout_body_relative_url": (
+        ("WH-RURL-002",),
+        "the header's absolute URL and the body's relative one are no longer equal",
+    ),
+    "STORY-DRAFT-001:draft_id_ignored": (
+        ("STORY-PARAM-001",),
+        "a parameter that is dropped is never rejected: an invalid draft_id is answered 200",
+    ),
+    "STORY-MODE-001:story_mode_ignored": (
+        ("STORY-PARAM-001",),
+        "a parameter that is dropped is never rejected: an invalid story_mode is answered 200",
+    ),
     "WH-RURL-003:pending_answered_200": (
         ("WH-RURL-001",),
         "the early 200 is taken as the data: the URL answers a body that is not the payload",
@@ -72,9 +84,57 @@ ALSO_FAILS: Mapping[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# A defect that, over HTTP, is another requirement's failure: its own requirement is blocked.
+FAILS_INSTEAD: Mapping[str, tuple[tuple[str, ...], str]] = {
+    "WH-RURL-002:response_location_missing_on_timeout": (
+        ("WH-META-010",),
+        "a 504 without X-Tines-Response-Location fails WH-META-010; the equality WH-RURL-002 "
+        "compares is then blocked by it",
+    ),
+}
+
+# Wrong blames the suite still makes: a test fails on any other, and `precision.py` counts
+# these as what they are.
+KNOWN_WRONG: Mapping[str, tuple[str, ...]] = {
+    # Every body wrapped, the convention's too: the checks of the convention and of the content
+    # types compare bodies and cannot tell the wrapping from their own rule's failure.
+    "WH-BODY-001:body_wrapped_in_data": (
+        "WH-BODY-003",
+        "WH-CONV-002",
+        "WH-CONV-004",
+        "WH-CONV-007",
+        "WH-CT-001",
+        "WH-CT-005",
+        "WH-CT-006",
+    ),
+    # Every probe answered 404: a convention check sent a status of its own and cannot tell a
+    # webhook that started no run from a status line that ignores the convention.
+    "WH-ENTRY-001:probe_not_found": (
+        "WH-CONV-001",
+        "WH-CONV-003",
+        "WH-CONV-005",
+        "WH-CONV-007",
+        "WH-CT-001",
+        "WH-CT-002",
+        "WH-CT-004",
+        "WH-CT-005",
+        "WH-CT-006",
+        "WH-CT-007",
+    ),
+}
+
+
 def expected_failures(variant_name: str, requirement_id: str) -> set[str]:
+    """What the variant breaks, as the suite must report it."""
+    if variant_name in FAILS_INSTEAD:
+        return set(FAILS_INSTEAD[variant_name][0])
     extra = ALSO_FAILS.get(variant_name, ((), ""))[0]
     return {requirement_id, *extra}
+
+
+def tolerated_failures(variant_name: str, requirement_id: str) -> set[str]:
+    """What the tests accept: the expected failures and the known wrong blames."""
+    return expected_failures(variant_name, requirement_id) | set(KNOWN_WRONG.get(variant_name, ()))
 
 
 def statuses(summary: Mapping[str, Any] | None) -> dict[str, str]:
@@ -119,9 +179,10 @@ def precision(results: Iterable[tuple[str, str, Mapping[str, Any] | None]]) -> P
         variants += 1
         failed = failed_set(summary)
         expected = expected_failures(name, requirement_id)
-        caught += requirement_id in failed
+        found = requirement_id in failed or (name in FAILS_INSTEAD and failed >= expected)
+        caught += found
         extra = tuple(sorted(failed - expected))
-        exact += requirement_id in failed and not extra
+        exact += found and not extra
         wrong_total += len(extra)
         if extra:
             wrong.append((name, extra))
