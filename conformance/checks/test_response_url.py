@@ -148,10 +148,15 @@ def test_unknown_response_id_is_not_found(
     """The run's own response URL with its last segment replaced by an ID no run has."""
     ids = ["WH-RURL-004"]
     outcome = timeout_outcome(background, profile, ids)
-    if outcome.run.response_url is not None:
-        _expect_absolute(outcome.run.response_url, outcome.run.answer)
-    # Without a response URL to copy, the contract's form {webhook URL}/{response id} stands in.
-    known = outcome.run.response_url or profile.webhooks.probe_url.rstrip("/") + "/known"
+    # A 404 from a target that hands out no response URL at all shows nothing about them.
+    answer = _the_504(outcome, ids)
+    known = outcome.run.response_url
+    if known is None:
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
+    _expect_absolute(known, answer)
     exchange = target.request("GET", with_last_segment(known, uuid.uuid4().hex))
     expect_status(exchange, 404, ids)
 
