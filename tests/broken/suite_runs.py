@@ -22,7 +22,7 @@ from typing import Any
 from .exact import group_ids
 from .targets import API_KEY, BrokenTarget
 
-MAX_EXAMPLES = 3
+MAX_EXAMPLES = 5
 WORKER_TIMEOUT_SECONDS = 600
 
 CONTROL = "control"

@@ -22,8 +22,46 @@ from .targets import PROBE_PATH, Handler, mock, naive, serving
 KEY_ENV = "FOREIGN_TARGET_KEY"
 SAMPLE_ID = 7981
 
-NAIVE_MAY_PASS: set[str] = set()
-MOCK_MAY_PASS: set[str] = set()
+# What the naive implementation really meets: it answers the data as JSON with 200 (whatever
+# the Accept header, which wildcards allow), returns a payload the convention does not apply to
+# whole, names no limit on a data response, and serves a valid story under any key. Every story
+# field of the sample is right; its live-activity fields are there even when not asked for.
+# WH-TIME-001 passes because it answers at once, before the timeout: the probe's delay is not
+# verified (a limit of the suite, not a virtue of the target).
+NAIVE_MAY_PASS = {
+    "WH-ENTRY-001",
+    "WH-BODY-001",
+    "WH-BODY-002",
+    "WH-CONV-004",
+    "WH-CT-001",
+    "WH-CT-005",
+    "WH-META-009",
+    "WH-TIME-001",
+    "STORY-AUTH-001",
+    "STORY-AUTH-002",
+    "STORY-LIVE-001",
+    "STORY-FIELD-002",
+    "STORY-FIELD-003",
+    "STORY-FIELD-004",
+    "STORY-FIELD-005",
+    "STORY-FIELD-006",
+    "STORY-FIELD-007",
+    "STORY-FIELD-008",
+    "STORY-FIELD-010",
+    "STORY-FIELD-011",
+    "STORY-FIELD-012",
+}
+# What the static mock really meets: it takes any key, says a documented X-Tines-Status, sends
+# no live-activity field, and its slug ("string") is underscored. Its webhook bodies are `{}`
+# whatever was asked, so nothing about the data passes.
+MOCK_MAY_PASS = {
+    "WH-META-005",
+    "STORY-AUTH-001",
+    "STORY-AUTH-002",
+    "STORY-LIVE-002",
+    "STORY-LIVE-003",
+    "STORY-FIELD-012",
+}
 
 
 def _profile(base_url: str, path: Path) -> Path:
@@ -90,7 +128,5 @@ def test_only_what_the_target_meets_passes(
     code, summary = run_suite(handler, tmp_path)
     assert code == 1
     assert summary["outcome"] == "failed"
-    print(
-        json.dumps({r["id"]: [r["status"], r["reason"]] for r in summary["requirements"]}, indent=1)
-    )
-    assert _passed(summary) == may_pass
+    verdicts = {r["id"]: (r["status"], r["reason"]) for r in summary["requirements"]}
+    assert _passed(summary) == may_pass, verdicts
