@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+import tines_spec
 from conformance.exchange import Exchange
 from conformance.http import TargetClient
 from conformance.profile import Profile
@@ -40,6 +41,8 @@ from conformance.verify import (
     precondition,
     response_of,
 )
+
+HEADERS = tines_spec.metadata_headers()
 
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
@@ -194,8 +197,8 @@ def test_first_exit_to_execute_is_returned(target: TargetClient, profile: Profil
         with precondition():
             expect_status(exchange, 200, "WH-BODY-002")
         expect_json_data(exchange, {"exit": winner, "token": token}, "WH-BODY-003")
-    first_id = expect_header(first_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
-    second_id = expect_header(second_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
+    first_id = expect_header(first_wins, HEADERS.exit_action_id, "WH-META-007")
+    second_id = expect_header(second_wins, HEADERS.exit_action_id, "WH-META-007")
     expect_differs(
-        "X-Tines-Exit-Action-ID", first_id, second_id, "WH-META-007", [first_wins, second_wins]
+        HEADERS.exit_action_id, first_id, second_id, "WH-META-007", [first_wins, second_wins]
     )

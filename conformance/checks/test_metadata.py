@@ -7,7 +7,6 @@ from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -33,17 +32,19 @@ from conformance.verify import (
     precondition,
 )
 
+HEADERS = tines_spec.metadata_headers()
+
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_STATUS = "X-Tines-Status"
+_STATUS = HEADERS.status
 
 
 @cache
 def _documented_statuses() -> tuple[str, ...]:
     """The X-Tines-Status values the document lists, as the spec records them (its `examples`)."""
-    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    document = tines_spec.openapi()
     header = document["components"]["headers"][_STATUS]
     return tuple(header["schema"]["examples"])
 
@@ -84,9 +85,9 @@ def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> N
     second = target.probe({"run": 2})
     expect_data_response(first, {"run": 1}, "WH-BODY-002", "WH-BODY-001")
     expect_data_response(second, {"run": 2}, "WH-BODY-002", "WH-BODY-001")
-    first_id = expect_header(first, "X-Tines-Event-ID", "WH-META-006")
-    second_id = expect_header(second, "X-Tines-Event-ID", "WH-META-006")
-    expect_differs("X-Tines-Event-ID", first_id, second_id, "WH-META-006", [first, second])
+    first_id = expect_header(first, HEADERS.event_id, "WH-META-006")
+    second_id = expect_header(second, HEADERS.event_id, "WH-META-006")
+    expect_differs(HEADERS.event_id, first_id, second_id, "WH-META-006", [first, second])
 
 
 @pytest.mark.requirement("WH-META-007", max_requests=1)
@@ -96,7 +97,7 @@ def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
     """ "`X-Tines-Exit-Action-ID`: The ID of the exit action that produced the event"."""
     exchange = target.probe(payload)
     expect_data_response(exchange, payload, "WH-BODY-002", "WH-BODY-001")
-    expect_header(exchange, "X-Tines-Exit-Action-ID", "WH-META-007")
+    expect_header(exchange, HEADERS.exit_action_id, "WH-META-007")
 
 
 @pytest.mark.requirement("WH-META-009", max_requests=1)
@@ -107,7 +108,7 @@ def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> Non
     request that got its data reached none."""
     exchange = target.probe(payload)
     expect_data_response(exchange, payload, "WH-BODY-002", "WH-BODY-001")
-    expect_header_absent(exchange, "X-Tines-Limit-Reached", "WH-META-009")
+    expect_header_absent(exchange, HEADERS.limit_reached, "WH-META-009")
 
 
 @pytest.mark.requirement("WH-META-001", "WH-META-005", max_requests=1)

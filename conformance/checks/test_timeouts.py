@@ -15,6 +15,8 @@ import pytest
 import tines_spec
 from conformance.exchange import Exchange
 from conformance.long_waits import (
+    JUST_UNDER,
+    TIMEOUT,
     OutcomeSource,
     TimeoutOutcome,
     just_under_outcome,
@@ -46,6 +48,8 @@ TIMEOUT_504 = "WH-TIME-002"
 RESPONSE_URL = "WH-TIME-003"
 
 # The operations every check of this module calls, for the dry-run plan.
+HEADERS = tines_spec.metadata_headers()
+
 pytestmark = pytest.mark.operations(
     "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
 )
@@ -54,6 +58,7 @@ pytestmark = pytest.mark.operations(
 TIMEOUT_BODY = "timeout-body.schema.json"
 
 
+@pytest.mark.probe(JUST_UNDER)
 @pytest.mark.requirement("WH-TIME-001", max_requests=0)
 def test_just_under_the_timeout_returns_the_data(
     background: OutcomeSource, profile: Profile
@@ -67,12 +72,14 @@ def test_just_under_the_timeout_returns_the_data(
         expect_json_body(outcome.answer, outcome.exit, "WH-BODY-001")
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
     _the_504(timeout_outcome(background, profile, ids), ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-003", max_requests=0)
 def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
@@ -82,21 +89,24 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-META-003", max_requests=0)
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
     answer = _the_504(timeout_outcome(background, profile, ids), ids)
-    expect_header_equals(answer, "X-Tines-Status", "ok", ids)
+    expect_header_equals(answer, HEADERS.status, "ok", ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
     answer = _the_504(timeout_outcome(background, profile, ids), ids)
-    expect_header(answer, "X-Tines-Limit-Reached", ids)
+    expect_header(answer, HEADERS.limit_reached, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-005", max_requests=0)
 def test_timeout_limit_header_agrees_with_the_body(
     background: OutcomeSource, profile: Profile
@@ -106,10 +116,11 @@ def test_timeout_limit_header_agrees_with_the_body(
     answer = _the_504(timeout_outcome(background, profile, ids), ids)
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
     with precondition():  # the header's presence is WH-META-008's rule
-        expect_header(answer, "X-Tines-Limit-Reached", "WH-META-008")
-    expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
+        expect_header(answer, HEADERS.limit_reached, "WH-META-008")
+    expect_header_equals(answer, HEADERS.limit_reached, limit, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-004", max_requests=0)
 def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Profile) -> None:
     """The run goes on after the 504: its exit event appears at the response URL in time."""
