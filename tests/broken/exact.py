@@ -159,6 +159,8 @@ class Precision:
     wrong_blames: int
     """Requirements failed that the variant does not break, summed over the variants."""
     wrong: tuple[tuple[str, tuple[str, ...]], ...]
+    missed: tuple[tuple[str, str], ...] = ()
+    """(variant, its requirement's status) for each variant whose requirement did not fail."""
 
     def lines(self) -> list[str]:
         lines = [
@@ -168,6 +170,7 @@ class Precision:
             f"wrong blames in all: {self.wrong_blames}",
         ]
         lines += [f"  {name}: also failed {', '.join(ids)}" for name, ids in self.wrong]
+        lines += [f"  {name}: not caught ({status})" for name, status in self.missed]
         return lines
 
 
@@ -175,15 +178,18 @@ def precision(results: Iterable[tuple[str, str, Mapping[str, Any] | None]]) -> P
     """From (variant name, its requirement, its run's summary) for every variant."""
     variants = caught = exact = wrong_total = 0
     wrong: list[tuple[str, tuple[str, ...]]] = []
+    missed: list[tuple[str, str]] = []
     for name, requirement_id, summary in results:
         variants += 1
         failed = failed_set(summary)
         expected = expected_failures(name, requirement_id)
         found = requirement_id in failed or (name in FAILS_INSTEAD and failed >= expected)
         caught += found
+        if not found:
+            missed.append((name, statuses(summary).get(requirement_id, "no summary")))
         extra = tuple(sorted(failed - expected))
         exact += found and not extra
         wrong_total += len(extra)
         if extra:
             wrong.append((name, extra))
-    return Precision(variants, caught, exact, wrong_total, tuple(wrong))
+    return Precision(variants, caught, exact, wrong_total, tuple(wrong), tuple(missed))
