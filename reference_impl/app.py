@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import tines_spec
 from reference_impl.config import ServerConfig
-from reference_impl.engine import Engine, ExitEvent, RunHandle
+from reference_impl.engine import Engine, ExitEvent, FailedRun, RunHandle, RunOutcome
 from reference_impl.fixtures import Story
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
 from reference_impl.store import RunStore
@@ -224,7 +224,10 @@ class StoriesApi:
         story = runtime.stories.get(int(raw_id)) if _DIGITS.fullmatch(raw_id) else None
         if story is None:
             return 404, _error_bytes("story not found")
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        # An empty value means "not given" (STORY-PARAM-002): what tapi sends by default.
+        query = {
+            k: v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if v
+        }
         mode = query.get("story_mode")
         if mode is not None and mode not in self.modes:
             return 400, _error_bytes(
@@ -403,16 +406,25 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             await handle.stored()
             return _limit_response(201, "concurrency", response_url)
         remaining = config.exit_timeout - (loop.time() - started)
-        exit_event = await _first_exit(handle, remaining)
-        if exit_event is None:
+        outcome = await _first_exit(handle, remaining)
+        if outcome is None:
             await handle.stored()
             return _limit_response(504, "time", response_url)
-        return _data_response(exit_event, request.headers.get("accept"))
+        if isinstance(outcome, FailedRun):
+            # Implementation-defined (openapi.yaml, RunFailed): the run is over and has no data,
+            # which its response URL says too from now on.
+            return error_response(
+                422,
+                f"the run ended without data: {outcome.reason}",
+                webhook=True,
+                headers={RESPONSE_LOCATION: response_url},
+            )
+        return _data_response(outcome, request.headers.get("accept"))
 
     return webhook
 
 
-async def _first_exit(handle: RunHandle, timeout: float) -> ExitEvent | None:
+async def _first_exit(handle: RunHandle, timeout: float) -> RunOutcome | None:
     try:
         return await asyncio.wait_for(asyncio.shield(handle.result), max(timeout, 0.0))
     except TimeoutError:
@@ -435,9 +447,11 @@ def make_response_url(runtime: Runtime) -> Callable[[Request], Awaitable[Respons
             response.headers[EXIT_ACTION_ID] = record.action_id
             return response
         url = f"{runtime.webhook_url(entry.story, _base_url(request, config.public_url))}/{run_id}"
-        if record.status == "abandoned":
+        if record.status in ("abandoned", "failed"):
             response = Response(
-                render_json({"status": "abandoned", "response_url": url}), 410, media_type=JSON_TYPE
+                render_json({"status": record.status, "response_url": url}),
+                410,
+                media_type=JSON_TYPE,
             )
             response.headers[STATUS] = "error"
             return response

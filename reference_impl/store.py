@@ -42,7 +42,7 @@ __all__ = ["RunRecord", "RunStore", "StoreClosedError"]
 
 log = logging.getLogger(__name__)
 
-RunStatus = Literal["running", "completed", "abandoned"]
+RunStatus = Literal["running", "completed", "failed", "abandoned"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -234,6 +234,19 @@ class RunStore:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE runs SET status = 'completed', finished_at = ?"
+                " WHERE id = ? AND status = 'running'",
+                (now, run_id),
+            )
+
+        return self._submit(write)
+
+    def fail_run(self, run_id: str) -> Future[None]:
+        """Mark a running run as failed: it ended without a result and never will have one."""
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?"
                 " WHERE id = ? AND status = 'running'",
                 (now, run_id),
             )

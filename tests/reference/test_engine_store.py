@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reference_impl.engine import Engine, ExitEvent, StoryGraph
+from reference_impl.engine import Engine, ExitEvent, FailedRun, StoryGraph
 from reference_impl.fixtures import builtin_fixtures
 from reference_impl.store import RunStore, StoreClosedError
 
@@ -148,13 +148,28 @@ def test_runs_beyond_the_slots_queue_and_all_finish() -> None:
 def test_a_bad_delay_marks_the_action_not_working_until_it_emits() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         bad = engine.submit(PROBE.story_id, probe_event(1, "soon"))
-        while engine.live_activity(PROBE.story_id).concurrent_runs_count:
-            await asyncio.sleep(0.01)
-        assert not bad.result.done()
+        outcome = await asyncio.wait_for(bad.result, 5)
+        assert isinstance(outcome, FailedRun)
         assert engine.live_activity(PROBE.story_id).not_working_actions_count == 1
         good = engine.submit(PROBE.story_id, probe_event(2))
         await asyncio.wait_for(good.result, 5)
         assert engine.live_activity(PROBE.story_id).not_working_actions_count == 0
+
+    run_engine([PROBE], 2, scenario)
+
+
+@pytest.mark.parametrize("delay", [-5, "x", float("inf")])
+def test_a_run_that_ends_without_data_fails_at_once_and_is_stored_failed(delay: Any) -> None:
+    async def scenario(engine: Engine, store: RunStore) -> None:
+        handle = engine.submit(PROBE.story_id, probe_event(1, delay))
+        # Well under any exit timeout: the failure ends the run, it does not wait for one.
+        outcome = await asyncio.wait_for(handle.result, 2)
+        assert isinstance(outcome, FailedRun)
+        assert "delay" in outcome.reason
+        record = await asyncio.to_thread(store.get_run, handle.run_id)
+        assert record is not None
+        assert record.status == "failed"
+        assert record.event_id is None
 
     run_engine([PROBE], 2, scenario)
 
