@@ -9,6 +9,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from jsonschema.protocols import Validator
+
 import tines_spec
 from conformance.exchange import Exchange, ReceivedResponse
 from conformance.result import CheckFailure
@@ -144,14 +146,19 @@ def expect_valid(
 ) -> None:
     """The instance is valid against a spec schema; the failure lists every violation."""
     validator = tines_spec.validator(schema_file, pointer)
+    expect_valid_with(exchange, instance, validator, f"{schema_file}#{pointer}", requirement)
+
+
+def expect_valid_with(
+    exchange: Exchange, instance: Any, validator: Validator, label: str, requirement: Ids
+) -> None:
+    """The instance is valid against a validator built from the spec (`label` names it)."""
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         problems = "; ".join(
             f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:8]
         )
-        raise CheckFailure(
-            _ids(requirement), f"valid against {schema_file}#{pointer}", problems, exchange
-        )
+        raise CheckFailure(_ids(requirement), f"valid against {label}", problems, exchange)
 
 
 def expect_equal(
