@@ -1,0 +1,67 @@
+"""schemathesis's own CLI (`st run`) against the reference, every check on, expecting no finding.
+
+The suite drives schemathesis as a library on the Stories operation; this is the tool as a user
+runs it on the whole bundled document: every operation, every check (`--checks all`), with the
+reference's real story ID and webhook path and secret given in its config file (the operations
+otherwise only ever see 404s).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.reference.conftest import API_KEY, ServerProcess
+from tines_spec.bundle import bundled_openapi_path
+
+from .conftest import webhook_parts
+
+DEADLINE_SECONDS = 300
+
+
+def test_st_run_finds_nothing(reference: ServerProcess, tmp_path: Path) -> None:
+    path, secret = webhook_parts(reference.probe_url)
+    story_id = reference.profile["stories"]["ids"][0]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "[[operations]]\n"
+        'include-operation-id = "getStory"\n'
+        f"parameters = {{ story_id = {story_id} }}\n\n"
+        "[[operations]]\n"
+        'include-path-regex = "^/webhook/"\n'
+        f'parameters = {{ path = "{path}", secret = "{secret}" }}\n',
+        encoding="utf-8",
+    )
+    st = Path(sys.executable).with_name("st")
+    command = [
+        str(st),
+        "--config-file",
+        str(config),
+        "run",
+        str(bundled_openapi_path()),
+        "--url",
+        reference.base_url,
+        "--checks",
+        "all",
+        "--header",
+        f"Authorization: Bearer {API_KEY}",
+        "--max-examples",
+        "10",
+        "--seed",
+        "1",
+        "--no-color",
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
+        cwd=tmp_path,
+        check=False,
+    )
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report[-6000:]
+    assert "5 selected / 5 total" in report, report[-3000:]
+    assert " passed" in report, report[-3000:]
+    assert " failed" not in report, report[-3000:]
