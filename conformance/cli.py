@@ -24,6 +24,8 @@ from typing import Any
 
 import tines_spec
 from conformance import __version__
+from conformance.cli_provision import add_command as add_provision_command
+from conformance.cli_provision import dispatch as dispatch_provision_command
 from conformance.cli_reports import add_commands as add_report_commands
 from conformance.cli_reports import dispatch as dispatch_report_command
 from conformance.errors import ConformanceError, UsageError
@@ -334,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--seed", type=int, default=None, metavar="N", help="as for run")
     add_report_commands(commands)
+    add_provision_command(commands)
     return parser
 
 
@@ -345,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_PASSED
     try:
         handled = dispatch_report_command(args)
+        handled = dispatch_provision_command(args) if handled is None else handled
         if handled is not None:
             return handled
         if args.command == "requirements":

@@ -488,6 +488,9 @@ def build_app(runtime: Runtime) -> ASGIApp:
             "/webhook/{path}/{secret}/{response_id}", make_response_url(runtime), methods=["GET"]
         ),
     ]
+    from reference_impl.story_admin import story_admin_routes  # imports app: import here
+
+    routes += story_admin_routes(runtime)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -29,6 +29,8 @@ __all__ = [
     "schema",
     "schema_registry",
     "spec_dir",
+    "story_export",
+    "story_export_names",
     "validator",
 ]
 
@@ -134,6 +136,21 @@ def catalogue() -> Catalogue:
 def schema(name: str) -> dict[str, Any]:
     """A schema file of `spec/schemas/` by file name, e.g. `story.schema.json`."""
     loaded: dict[str, Any] = json.loads((spec_dir() / "schemas" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def story_export_names() -> tuple[str, ...]:
+    """The story export files of `spec/stories/` by name (`probe`, `race`)."""
+    return tuple(sorted(p.stem for p in (spec_dir() / "stories").glob("*.json")))
+
+
+def story_export(name: str) -> dict[str, Any]:
+    """A story export file of `spec/stories/` (`probe`, `race`): what a tenant imports.
+
+    A fresh copy each call: importers rewrite parts of it (a new name, a new webhook secret).
+    """
+    path = spec_dir() / "stories" / f"{name}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 
