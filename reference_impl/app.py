@@ -187,6 +187,8 @@ class StoriesApi:
     """
 
     PREFIX = "/api/v1/stories/"
+    # Paths under PREFIX that are routes of their own, not story IDs (GET on them gets 405).
+    LITERAL_PATHS = frozenset({"import"})
 
     def __init__(self, runtime: Runtime, app: ASGIApp) -> None:
         self.runtime = runtime
@@ -201,6 +203,7 @@ class StoriesApi:
             and scope["method"] in ("GET", "HEAD")
             and scope["path"].startswith(self.PREFIX)
             and "/" not in scope["path"][len(self.PREFIX) :]
+            and scope["path"][len(self.PREFIX) :] not in self.LITERAL_PATHS
         ):
             raw_id = scope["path"][len(self.PREFIX) :]
             status, body = self.answer(raw_id, scope["headers"], scope["query_string"])
@@ -490,13 +493,44 @@ def build_app(runtime: Runtime) -> ASGIApp:
     ]
     from reference_impl.story_admin import story_admin_routes  # imports app: import here
 
-    routes += story_admin_routes(runtime)
+    # First: a literal path (`/api/v1/stories/import`) must be matched before `{story_id}`
+    # takes it, for the answer and for the `Allow` of a 405.
+    routes = _one_route_per_path(story_admin_routes(runtime), routes) + routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     return StoriesApi(runtime, app)
+
+
+def _one_route_per_path(extra: list[Route], routes: list[Route]) -> list[Route]:
+    """`extra` with each route whose path is already routed merged into that route.
+
+    Starlette answers a method no route takes with the `Allow` of the first route whose path
+    matches, so two routes on one path would each hide the other's methods (an OPTIONS on a
+    story said `Allow: GET, HEAD` though DELETE is served there).
+    """
+    kept = []
+    for route in extra:
+        index = next((i for i, r in enumerate(routes) if r.path == route.path), None)
+        if index is None:
+            kept.append(route)
+            continue
+        first = routes[index]
+        by_method = {m: first.endpoint for m in first.methods or ()}
+        by_method.update({m: route.endpoint for m in route.methods or ()})
+
+        async def dispatch(request: Request, by_method: Any = by_method) -> Response:
+            if request.path_params.get("story_id") in StoriesApi.LITERAL_PATHS:
+                # `{story_id}` matched a literal route's path (POST /api/v1/stories/import).
+                raise HTTPException(405, headers={"Allow": "POST"})
+            response: Response = await by_method[request.method](request)
+            return response
+
+        methods = sorted(set(first.methods or ()) | set(route.methods or ()) - {"HEAD"})
+        routes[index] = Route(route.path, dispatch, methods=methods)
+    return kept
 
 
 async def shutdown(runtime: Runtime) -> None:

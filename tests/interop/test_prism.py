@@ -150,7 +150,7 @@ def test_prism_proxy_passes_every_webhook_answer(
     location = response.headers.get("x-tines-response-location")
     if location:
         later = httpx.get(proxy.base_url + urlsplit(location).path, timeout=15)
-        assert later.status_code in (202, 410), label
+        assert later.status_code in (200, 202, 410), label
         assert violations(later) == [], (label, later.status_code)
 
 

