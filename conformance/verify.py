@@ -10,8 +10,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from jsonschema.protocols import Validator
+
 import tines_spec
-from conformance.blame import blame_errors
+from conformance.blame import blame_errors, describe_error
 from conformance.exchange import Exchange, ReceivedResponse
 from conformance.result import Blocked, CheckFailure, NoEvidence, covered
 
@@ -167,6 +169,19 @@ def expect_valid(
         exchange,
         reasons=reasons,
     )
+
+
+def expect_valid_with(
+    exchange: Exchange, instance: Any, validator: Validator, label: str, requirement: Ids
+) -> None:
+    """The instance is valid against a validator built from other spec data (`label` names it).
+
+    For a table that carries one requirement as a whole (the SDK's types), so every error
+    blames that requirement; a catalogue schema goes through `expect_valid` and its blame."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = "; ".join(describe_error(e) for e in errors[:8])
+        raise CheckFailure(_ids(requirement), f"valid against {label}", problems, exchange)
 
 
 def expect_equal(
