@@ -141,7 +141,14 @@ def test_each_story_decodes_in_tines_go_sdk(target: TargetClient, profile: Profi
     document's wording and so the schema allow it."""
     for story_id in profile.stories.ids:
         exchange, story = _story(target, story_id, "STORY-SDK-001")
-        expect_valid_with(exchange, story, sdk_validator(), SDK_TYPES_FILE, "STORY-SDK-001")
+        expect_valid_with(
+            exchange,
+            story,
+            sdk_validator(),
+            SDK_TYPES_FILE,
+            "STORY-SDK-001",
+            unless_invalid_in=_STORY,
+        )
 
 
 @pytest.mark.requirement("STORY-PARAM-002", max_requests_per_story=2)
@@ -152,7 +159,16 @@ def test_empty_parameters_mean_not_given(target: TargetClient, profile: Profile)
     for story_id in profile.stories.ids:
         _, bare = _story(target, story_id, "STORY-PARAM-002")
         exchange, story = _story(target, story_id, "STORY-PARAM-002", empty)
-        expect_equal(exchange, "the story", story, bare, "STORY-PARAM-002")
+        # Live-activity counts move between two reads; whether they are there is STORY-LIVE-002's.
+        expect_equal(exchange, "the story", _settled(story), _settled(bare), "STORY-PARAM-002")
+
+
+def _settled(story: Any) -> Any:
+    """The story without the values that change from one read to the next."""
+    if not isinstance(story, dict):
+        return story
+    moving = set(tines_spec.live_activity_fields())
+    return {key: value for key, value in story.items() if key not in moving}
 
 
 @pytest.mark.requirement("STORY-MODE-001", max_requests_per_story=len(_modes()))
