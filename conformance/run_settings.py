@@ -47,7 +47,7 @@ def settle_seed(config: pytest.Config) -> int:
 
 
 def load_hypothesis_profile(max_examples: int) -> None:
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
 
     settings.register_profile(
         HYPOTHESIS_PROFILE,
@@ -63,5 +63,9 @@ def load_hypothesis_profile(max_examples: int) -> None:
         # against a target that may have changed, and litter the user's directory.
         database=None,
         print_blob=True,
+        # The explain phase traces every line each shrinking example runs (schemathesis and
+        # jsonschema included) and keeps each trace until the test ends: 1-2 MB per request
+        # against a target that fails a check. The minimal example shrinking finds is kept.
+        phases=[phase for phase in Phase if phase is not Phase.explain],
     )
     settings.load_profile(HYPOTHESIS_PROFILE)
