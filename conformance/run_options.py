@@ -225,6 +225,9 @@ class RunOptions:
             f"--conformance-retries={self.retries}",
             "--rootdir",
             str((self.checks or CHECKS_DIR).parent),
+            # A run's options are its own, not the addopts of a pytest config found above the
+            # checks (in a source checkout, this project's, which runs its tests with xdist).
+            "--override-ini=addopts=",
         ]
         if self.report_dir is not None:
             args.append(f"--conformance-report-dir={self.report_dir}")

@@ -554,7 +554,8 @@ def test_the_slow_checks_pass_against_the_reference(reference: Profile, tmp_path
     start on the real scheduler, every slow requirement is judged passed, and the burst's status
     counts reach the JUnit report. Only these modules are collected, to keep the run short."""
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    # Not this project's addopts (its tests' xdist options): the checks run as a user runs them.
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
     command += ["--conformance-profile", str(reference.path), "--conformance-include-limit-test"]
     command += [f"--conformance-report-dir={reports}", "--rootdir", str(CHECKS.parent)]
     command += [str(CHECKS / f"{module.__name__.rsplit('.', 1)[1]}.py") for module in CHECK_MODULES]
