@@ -407,7 +407,7 @@ class TargetClient(_ClientCore):
             "POST",
             self.profile.webhooks.probe_url,
             headers=self._accept_headers(accept, headers),
-            json={"exit": exit, "delay_seconds": delay_seconds},
+            json=tines_spec.probe_request(exit, delay_seconds),
             timeout=timeout,
         )
 
@@ -427,11 +427,7 @@ class TargetClient(_ClientCore):
             "POST",
             race_url,
             headers=self._accept_headers(accept, None),
-            json={
-                "token": token,
-                "first_delay_seconds": first_delay_seconds,
-                "second_delay_seconds": second_delay_seconds,
-            },
+            json=tines_spec.race_request(token, first_delay_seconds, second_delay_seconds),
             timeout=timeout,
         )
 
@@ -574,7 +570,7 @@ class AsyncTargetClient(_ClientCore):
             "POST",
             self.profile.webhooks.probe_url,
             headers=self._accept_headers(accept, headers),
-            json={"exit": exit, "delay_seconds": delay_seconds},
+            json=tines_spec.probe_request(exit, delay_seconds),
             timeout=timeout,
         )
 
@@ -594,11 +590,7 @@ class AsyncTargetClient(_ClientCore):
             "POST",
             race_url,
             headers=self._accept_headers(accept, None),
-            json={
-                "token": token,
-                "first_delay_seconds": first_delay_seconds,
-                "second_delay_seconds": second_delay_seconds,
-            },
+            json=tines_spec.race_request(token, first_delay_seconds, second_delay_seconds),
             timeout=timeout,
         )
 

@@ -42,7 +42,7 @@ from conformance.probe_outcomes import (
     response_url_of,
 )
 from conformance.result import CheckFailure
-from conformance.verify import expect_status
+from conformance.verify import expect_status, precondition
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -68,6 +68,7 @@ __all__ = [
     "outcome_of",
     "payload_of",
     "response_url_of",
+    "the_504",
     "timeout_answer",
     "timeout_outcome",
 ]
@@ -214,6 +215,17 @@ def timeout_answer(outcome: TimeoutOutcome, requirement_ids: Sequence[str]) -> E
     """The timeout probe's answer, which a check of its parts needs to be a 504 at all."""
     expect_status(outcome.run.answer, 504, requirement_ids)
     return outcome.run.answer
+
+
+# The requirement that the timeout probe's answer is a 504 at all.
+TIMEOUT_504 = "WH-TIME-002"
+
+
+def the_504(outcome: TimeoutOutcome) -> Exchange:
+    """The timeout probe's 504, which every check of its parts needs: any other answer is
+    WH-TIME-002's failure, and blocks the check."""
+    with precondition():
+        return timeout_answer(outcome, [TIMEOUT_504])
 
 
 def just_under_outcome(

@@ -30,6 +30,8 @@ __all__ = [
     "metadata_headers",
     "openapi",
     "openapi_path",
+    "probe_request",
+    "race_request",
     "schema",
     "schema_registry",
     "spec_dir",
@@ -112,6 +114,26 @@ def live_activity_fields() -> tuple[str, ...]:
     """The Get document's live-activity fields (`story.schema.json#/$defs/liveActivityFields`),
     which only `include_live_activity=true` adds."""
     return tuple(schema("story.schema.json")["$defs"]["liveActivityFields"]["enum"])
+
+
+def _contract_fields(story: str) -> tuple[str, ...]:
+    """The request fields of a story of `components/x-probe-contract`, in the spec's order."""
+    request = openapi()["components"]["x-probe-contract"][story]["request"]
+    return tuple(request["properties"])
+
+
+def probe_request(exit: Any, delay_seconds: float) -> dict[str, Any]:
+    """The probe story's request body: emit `exit` after `delay_seconds` (the spec's names, in
+    its order: exit, delay_seconds), so that no caller spells the contract's fields."""
+    return dict(zip(_contract_fields("probe"), (exit, delay_seconds), strict=True))
+
+
+def race_request(
+    token: str, first_delay_seconds: float, second_delay_seconds: float
+) -> dict[str, Any]:
+    """The race story's request body (the spec's order: token, first and second delay)."""
+    values = (token, first_delay_seconds, second_delay_seconds)
+    return dict(zip(_contract_fields("race"), values, strict=True))
 
 
 @dataclass(frozen=True)

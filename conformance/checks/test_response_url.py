@@ -9,7 +9,6 @@ found in the `X-Tines-Response-Location` header." These checks read the timeout 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -20,8 +19,7 @@ from conformance.http import TargetClient
 from conformance.long_waits import (
     TIMEOUT,
     OutcomeSource,
-    TimeoutOutcome,
-    timeout_answer,
+    the_504,
     timeout_outcome,
 )
 from conformance.profile import Profile
@@ -39,15 +37,6 @@ from conformance.verify import (
     precondition,
 )
 
-
-def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
-    """The timeout probe's 504, which every check of its parts needs: any other answer is
-    WH-TIME-002's failure, and blocks the check."""
-    with precondition():
-        return timeout_answer(outcome, [TIMEOUT_504])
-
-
-TIMEOUT_504 = "WH-TIME-002"
 # The 504 body names the response URL; every check that follows the run needs it.
 RESPONSE_URL = "WH-TIME-003"
 
@@ -70,7 +59,7 @@ def test_timeout_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-META-010"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     location = expect_header(answer, LOCATION, ids)
     expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
@@ -81,7 +70,7 @@ def test_response_location_equals_the_body_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-RURL-002"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     with precondition():  # the header is WH-META-010's, the body's URL WH-TIME-003's
         location = expect_header(answer, LOCATION, "WH-META-010")
         body = json_body(answer, RESPONSE_URL)
@@ -105,7 +94,7 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     `X-Tines-Status: data_received`."""
     ids = ["WH-RURL-003"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = _the_504(outcome, ids)
+    answer = the_504(outcome)
     first = outcome.first_poll
     _expect_absolute(outcome.run.response_url, answer)
     if first is None:
@@ -133,7 +122,7 @@ def test_response_url_returns_exactly_this_runs_payload(
     JSON, and never another run's."""
     ids = ["WH-RURL-001"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = _the_504(outcome, ids)
+    answer = the_504(outcome)
     run = outcome.run
     _expect_absolute(run.response_url, answer)
     if run.response_url is None:
@@ -158,7 +147,7 @@ def test_unknown_response_id_is_not_found(
     ids = ["WH-RURL-004"]
     outcome = timeout_outcome(background, profile, ids)
     # A 404 from a target that hands out no response URL at all shows nothing about them.
-    answer = _the_504(outcome, ids)
+    answer = the_504(outcome)
     known = outcome.run.response_url
     if known is None:
         with precondition():

@@ -8,19 +8,15 @@ the timeout and just-under probes saw.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
 import tines_spec
-from conformance.exchange import Exchange
 from conformance.long_waits import (
     JUST_UNDER,
     TIMEOUT,
     OutcomeSource,
-    TimeoutOutcome,
     just_under_outcome,
-    timeout_answer,
+    the_504,
     timeout_outcome,
 )
 from conformance.profile import Profile
@@ -35,15 +31,6 @@ from conformance.verify import (
     precondition,
 )
 
-
-def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
-    """The timeout probe's 504, which every check of its parts needs: any other answer is
-    WH-TIME-002's failure, and blocks the check."""
-    with precondition():
-        return timeout_answer(outcome, [TIMEOUT_504])
-
-
-TIMEOUT_504 = "WH-TIME-002"
 # The 504 body names the response URL; every check that follows the run needs it.
 RESPONSE_URL = "WH-TIME-003"
 
@@ -76,7 +63,7 @@ def test_just_under_the_timeout_returns_the_data(
 @pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
-    _the_504(timeout_outcome(background, profile, ids), ids)
+    the_504(timeout_outcome(background, profile, ids))
 
 
 @pytest.mark.probe(TIMEOUT)
@@ -85,7 +72,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-TIME-003"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
@@ -94,7 +81,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     expect_header_equals(answer, HEADERS.status, "ok", ids)
 
 
@@ -102,7 +89,7 @@ def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile
 @pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     expect_header(answer, HEADERS.limit_reached, ids)
 
 
@@ -113,7 +100,7 @@ def test_timeout_limit_header_agrees_with_the_body(
 ) -> None:
     """The header names the same limit as the body, whose value the timeout schema fixes."""
     ids = ["WH-TIME-005"]
-    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    answer = the_504(timeout_outcome(background, profile, ids))
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
     with precondition():  # the header's presence is WH-META-008's rule
         expect_header(answer, HEADERS.limit_reached, "WH-META-008")
@@ -126,7 +113,7 @@ def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Pro
     """The run goes on after the 504: its exit event appears at the response URL in time."""
     ids = ["WH-TIME-004"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = _the_504(outcome, ids)
+    answer = the_504(outcome)
     run = outcome.run
     if run.response_url is not None and not run.response_url.lower().startswith(
         ("http://", "https://")

@@ -169,6 +169,12 @@ def assert_reports_written(run: Run) -> dict[str, Any]:
     return summary
 
 
+def assert_judged(run: Run) -> dict[str, Any]:
+    """The run ended in a verdict (failed, or cut at its deadline) and wrote every report."""
+    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
+    return assert_reports_written(run)
+
+
 def evidence(run: Run) -> str:
     """What the run says it saw: the summary's reasons and each exchange's error (HAR)."""
     summary = (run.report_dir / "summary.json").read_text(encoding="utf-8")
@@ -202,8 +208,7 @@ def test_a_huge_answer_is_cut_at_the_cap_and_never_buffered(
     tmp_path: Path, credentials: tuple[str, str]
 ) -> None:
     run = hostile_run(tmp_path, credentials, HostileTarget("huge"), WALL_BOUND)
-    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
-    assert_reports_written(run)
+    assert_judged(run)
     assert "answer larger than 8388608 bytes" in evidence(run)
 
 
@@ -212,8 +217,7 @@ def test_a_trickling_answer_counts_against_the_request_time(
     tmp_path: Path, credentials: tuple[str, str]
 ) -> None:
     run = hostile_run(tmp_path, credentials, HostileTarget("trickle"), WALL_BOUND)
-    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
-    assert_reports_written(run)
+    assert_judged(run)
     assert "no complete answer within 1 s of its first byte" in evidence(run)
 
 
@@ -222,8 +226,7 @@ def test_a_garbage_answer_fails_its_checks_without_leaking(
     tmp_path: Path, credentials: tuple[str, str]
 ) -> None:
     run = hostile_run(tmp_path, credentials, HostileTarget("garbage"), WALL_BOUND)
-    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
-    summary = assert_reports_written(run)
+    summary = assert_judged(run)
     assert summary["outcome"] in ("failed", "interrupted")
 
 
@@ -235,8 +238,7 @@ def test_an_echo_of_the_credentials_leaks_in_no_encoding(
     # The story checks send the key (as Bearer and as X-User-Token); the probe, the webhook's.
     checks = ("STORY-GET-001", "STORY-AUTH-002", "WH-META-010")
     run = hostile_run(tmp_path, credentials, target, WALL_BOUND, checks)
-    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
-    summary = assert_reports_written(run)
+    summary = assert_judged(run)
     # The scan above means something only if the echo reached the reports: the masks are there.
     har = (run.report_dir / "exchanges.har").read_text(encoding="utf-8")
     assert "X-Echo-Authorization" in har
@@ -255,8 +257,7 @@ def test_a_foreign_response_url_is_not_fetched_and_is_a_finding(
         checks = ("WH-RURL-001", "WH-RURL-002", "STORY-AUTH-002")
         run = hostile_run(tmp_path, credentials, target, WALL_BOUND, checks)
     assert elsewhere.requests == 0, "the suite fetched a URL on another origin"
-    assert run.code in (EXIT_FAILED, EXIT_DEADLINE), run.output
-    summary = assert_reports_written(run)
+    summary = assert_judged(run)
     verdict = next(r for r in summary["requirements"] if r["id"] == "WH-RURL-001")
     assert verdict["status"] == "failed"
     assert "outside the target's origin" in verdict["reason"]

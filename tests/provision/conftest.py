@@ -48,15 +48,24 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
         yield Tenant(reference, workdir)
 
 
+class Provision:
+    """`conformance provision --tenant URL --team-id 1 ARGS` run in-process: its exit code and
+    all it printed. The key is the tenant's unless `key` says otherwise."""
+
+    def __init__(
+        self, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self._tenant, self._monkeypatch, self._capsys = tenant, monkeypatch, capsys
+
+    def __call__(self, *args: str, key: str | None = None) -> tuple[int, str]:
+        self._monkeypatch.setenv("TINES_API_KEY", key or self._tenant.key)
+        code = main(["provision", "--tenant", self._tenant.url, "--team-id", "1", *args])
+        captured = self._capsys.readouterr()
+        return code, captured.out + captured.err
+
+
+@pytest.fixture
 def provision(
-    tenant: Tenant,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    *args: str,
-    key: str | None = None,
-) -> tuple[int, str]:
-    """`conformance provision --tenant URL --team-id 1 ARGS`, its exit code and all it printed."""
-    monkeypatch.setenv("TINES_API_KEY", key or tenant.key)
-    code = main(["provision", "--tenant", tenant.url, "--team-id", "1", *args])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Provision:
+    return Provision(tenant, monkeypatch, capsys)

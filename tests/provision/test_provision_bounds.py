@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,10 +16,33 @@ from conformance.cli import main
 Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
+@dataclass
+class FakeTenant:
+    """A server on 127.0.0.1 that answers every request with the answer the test put first, and
+    `conformance provision` run in-process against it."""
+
+    tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+    url: str = ""
+    answers: list[Answer] = field(default_factory=list)
+
+    def provision(self) -> tuple[int, str]:
+        """The exit code and what it printed to stderr."""
+        self.monkeypatch.setenv("TINES_API_KEY", "fake-key-0123456789")
+        out = self.tmp_path / "p.yaml"
+        code = main(
+            ["provision", "--tenant", self.url, "--team-id", "1", "--profile-out", str(out)]
+        )
+        return code, self.capsys.readouterr().err
+
+
 @pytest.fixture
-def fake_tenant() -> Iterator[tuple[str, list[Answer]]]:
-    """A server on 127.0.0.1 that answers every request with the answer the test put first."""
-    answers: list[Answer] = []
+def fake_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[FakeTenant]:
+    tenant = FakeTenant(tmp_path, monkeypatch, capsys)
+    answers = tenant.answers
 
     class Handler(BaseHTTPRequestHandler):
         def handle_one(self) -> None:
@@ -35,7 +59,8 @@ def fake_tenant() -> Iterator[tuple[str, list[Answer]]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", answers
+        tenant.url = f"http://127.0.0.1:{server.server_address[1]}"
+        yield tenant
     finally:
         server.shutdown()
         server.server_close()
@@ -50,44 +75,25 @@ def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: 
     handler.wfile.write(body)
 
 
-def _provision(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setenv("TINES_API_KEY", "fake-key-0123456789")
-    out = tmp_path / "p.yaml"
-    return main(["provision", "--tenant", url, "--team-id", "1", "--profile-out", str(out)])
-
-
-def test_an_oversized_answer_is_refused(
-    fake_tenant: tuple[str, list[Answer]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, answers = fake_tenant
+def test_an_oversized_answer_is_refused(fake_tenant: FakeTenant) -> None:
+    answers = fake_tenant.answers
     answers.append(lambda h: _send(h, 201, b" " * (5 * 1024 * 1024)))
-    assert _provision(url, tmp_path, monkeypatch) == 1
-    assert "the answer passed" in capsys.readouterr().err
+    code, err = fake_tenant.provision()
+    assert code == 1
+    assert "the answer passed" in err
 
 
-def test_a_redirect_is_not_followed(
-    fake_tenant: tuple[str, list[Answer]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, answers = fake_tenant
+def test_a_redirect_is_not_followed(fake_tenant: FakeTenant) -> None:
+    answers = fake_tenant.answers
     answers.append(lambda h: _send(h, 302, b"", Location="http://127.0.0.1:9/elsewhere"))
-    assert _provision(url, tmp_path, monkeypatch) == 1
-    assert "POST /api/v1/stories/import: answered 302" in capsys.readouterr().err
+    code, err = fake_tenant.provision()
+    assert code == 1
+    assert "POST /api/v1/stories/import: answered 302" in err
 
 
-def test_a_webhook_whose_secret_would_change_the_url_is_refused(
-    fake_tenant: tuple[str, list[Answer]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_a_webhook_whose_secret_would_change_the_url_is_refused(fake_tenant: FakeTenant) -> None:
     """A target hands back the URL's parts: one holding a `/` would point the suite elsewhere."""
-    url, answers = fake_tenant
+    answers = fake_tenant.answers
     story = {"id": 5, "name": "Conformance probe", "guid": "a" * 32, "api_enabled": True}
     hook = {"type": "Agents::WebhookAgent", "options": {"path": "p", "secret": "../../x"}}
 
@@ -98,7 +104,7 @@ def test_a_webhook_whose_secret_would_change_the_url_is_refused(
             _send(handler, 200, json.dumps({"agents": [hook]}).encode())
 
     answers.append(answer)
-    assert _provision(url, tmp_path, monkeypatch) == 1
-    err = capsys.readouterr().err
+    code, err = fake_tenant.provision()
+    assert code == 1
     assert "holds a '/'" in err
     assert 'already imported, and not in a profile: story 5 "Conformance probe"' in err

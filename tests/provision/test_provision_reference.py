@@ -21,7 +21,7 @@ import tines_spec
 from conformance.cli import main
 from conformance.profile import load_profile
 
-from .conftest import Tenant, provision
+from .conftest import Provision, Tenant
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +38,10 @@ def _story_ids(profile: dict[str, Any]) -> list[int]:
 def test_provision_then_run_passes(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     out = tmp_path / "tenant.yaml"
-    code, output = provision(
-        tenant, monkeypatch, capsys, "--profile-out", str(out), "--exit-timeout", "3"
-    )
+    code, output = provision("--profile-out", str(out), "--exit-timeout", "3")
     assert code == 0, output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     written = _profile(out)
@@ -84,37 +81,35 @@ def test_provision_then_run_passes(
     # The race story's requirement and the probe's contract ran on the imported stories.
     assert status["WH-BODY-003"] == "passed"
     assert status["WH-CONV-001"] == "passed"
-    assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out), "--remove")[0] == 0
+    assert provision("--profile-out", str(out), "--remove")[0] == 0
 
 
 def test_second_provision_creates_nothing_new(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     out = tmp_path / "tenant.yaml"
-    assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out))[0] == 0
+    assert provision("--profile-out", str(out))[0] == 0
     first = _profile(out)
     before = tenant.actions()
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out))
+    code, output = provision("--profile-out", str(out))
     assert code == 0, output
     assert "imported" not in output
     assert output.count("reused story") == 2
     assert tenant.actions() == before
     assert _profile(out) == first
-    assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out), "--remove")[0] == 0
+    assert provision("--profile-out", str(out), "--remove")[0] == 0
 
 
 def test_remove_leaves_the_reference_as_it_was(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     out = tmp_path / "tenant.yaml"
     before = tenant.actions()
-    assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out))[0] == 0
+    assert provision("--profile-out", str(out))[0] == 0
     made = _story_ids(_profile(out))
     assert len(tenant.actions()) == len(before) + 8  # the probe's 3 actions, the race's 5
     # The tenant and the team come from the profile.
@@ -127,16 +122,15 @@ def test_remove_leaves_the_reference_as_it_was(
 def test_remove_never_deletes_a_story_it_did_not_make(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     out = tmp_path / "tenant.yaml"
-    assert provision(tenant, monkeypatch, capsys, "--profile-out", str(out))[0] == 0
+    assert provision("--profile-out", str(out))[0] == 0
     profile = _profile(out)
     probe = profile["provisioned"]["stories"]["probe"]
     probe["guid"] = "f" * 32  # the recorded story is no longer the one provision made
     out.write_text(yaml.safe_dump(profile), encoding="utf-8")
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out), "--remove")
+    code, output = provision("--profile-out", str(out), "--remove")
     assert code == 0, output
     assert "not the one provision made; left alone" in output
     assert tenant.api("GET", f"/api/v1/stories/{probe['story_id']}").status_code == 200
@@ -149,15 +143,14 @@ def test_remove_never_deletes_a_story_it_did_not_make(
 def test_built_in_stories_cannot_be_removed_through_a_forged_record(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     """A record naming a story by its real name and GUID still gets no delete of a built-in."""
     sample = tenant.api("GET", "/api/v1/stories/7981").json()
     out = tmp_path / "tenant.yaml"
     record = {"story_id": 7981, "name": sample["name"], "guid": sample["guid"]}
     out.write_text(yaml.safe_dump({"provisioned": {"team_id": 1, "stories": {"probe": record}}}))
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out), "--remove")
+    code, output = provision("--profile-out", str(out), "--remove")
     assert code == 1
     assert "DELETE /api/v1/stories/7981: forbidden (403): a built-in story" in output
     assert tenant.api("GET", "/api/v1/stories/7981").status_code == 200
@@ -166,13 +159,11 @@ def test_built_in_stories_cannot_be_removed_through_a_forged_record(
 def test_env_file_keeps_the_secrets_out_of_the_profile(
     tenant: Tenant,
     tmp_path: Path,
+    provision: Provision,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out, env = tmp_path / "tenant.yaml", tmp_path / "tenant.env"
-    code, output = provision(
-        tenant, monkeypatch, capsys, "--profile-out", str(out), "--env-file", str(env)
-    )
+    code, output = provision("--profile-out", str(out), "--env-file", str(env))
     assert code == 0, output
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     urls = dict(line.split("=", 1) for line in env.read_text(encoding="utf-8").splitlines())
@@ -186,9 +177,7 @@ def test_env_file_keeps_the_secrets_out_of_the_profile(
     monkeypatch.setenv("TINES_PROBE_URL", urls["TINES_PROBE_URL"])
     monkeypatch.setenv("TINES_RACE_URL", urls["TINES_RACE_URL"])
     assert load_profile(out).webhooks.race_url == urls["TINES_RACE_URL"]
-    code, _ = provision(
-        tenant, monkeypatch, capsys, "--profile-out", str(out), "--env-file", str(env), "--remove"
-    )
+    code, _ = provision("--profile-out", str(out), "--env-file", str(env), "--remove")
     assert code == 0
     assert not out.exists()
     assert not env.exists()
@@ -197,12 +186,11 @@ def test_env_file_keeps_the_secrets_out_of_the_profile(
 def test_a_refused_key_is_one_line_without_the_key(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     wrong = "not-the-key-0123456789"
     out = tmp_path / "tenant.yaml"
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out), key=wrong)
+    code, output = provision("--profile-out", str(out), key=wrong)
     assert code == 1
     assert output.strip().count("\n") == 0
     assert "refused the API key (401)" in output
@@ -239,13 +227,12 @@ def test_dry_run_sends_nothing(
 def test_a_profile_provision_did_not_write_is_never_overwritten(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     own = tmp_path / "mine.yaml"
     own.write_text(tenant.reference.profile_path.read_text(encoding="utf-8"))
     before = own.read_text()
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(own))
+    code, output = provision("--profile-out", str(own))
     assert code == 2
     assert f"{own}: provisioned: missing" in output
     assert own.read_text() == before
@@ -254,14 +241,13 @@ def test_a_profile_provision_did_not_write_is_never_overwritten(
 def test_a_profile_of_another_team_is_not_reused_or_overwritten(
     tenant: Tenant,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    provision: Provision,
 ) -> None:
     out = tmp_path / "tenant.yaml"
     record = {"story_id": 1, "name": "Conformance probe", "guid": "a" * 32}
     out.write_text(yaml.safe_dump({"provisioned": {"team_id": 7, "stories": {"probe": record}}}))
     before = out.read_text()
-    code, output = provision(tenant, monkeypatch, capsys, "--profile-out", str(out))
+    code, output = provision("--profile-out", str(out))
     assert code == 2
     assert "records stories in team 7" in output
     assert out.read_text() == before
