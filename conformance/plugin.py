@@ -38,20 +38,26 @@ from conformance import recording
 from conformance.allure_labels import attach_exchanges
 from conformance.background import PROBE_MARKER, Scheduler
 from conformance.deadline import arm_deadline, disarm_deadline
-from conformance.errors import ConformanceError, TargetUnreachable
+from conformance.errors import ConformanceError
 from conformance.evidence import count_report, read_attempt, redact_report
 from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
-from conformance.http import AsyncTargetClient, TargetClient, ensure_reachable
+from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.table import render_table
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
-from conformance.run_state import STATE, PreflightDone, RunState, state_of, usage_exit
+from conformance.run_state import STATE, RunState, state_of, usage_exit
 from conformance.selection import plan_lines, select
+from conformance.setup_gate import (
+    RACE_MARKER,
+    block_if_needed,
+    mark_blocked,
+    take_setup,
+    unblocked_requirements,
+)
 
 SPOOL = ".exchanges.spool.jsonl"
-PREFLIGHT = "session start: is the target reachable?"
 
 # pytest_keyboard_interrupt and pytest_runtest_logreport are given no config: the session's is
 # kept here.
@@ -97,6 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{PROBE_MARKER}(name): the check reads the outcome of this background probe, which then "
         "serves the check's requirements",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{RACE_MARKER}: the check drives the race story, so a broken race story blocks it",
+    )
     options = RunOptions.from_pytest_config(config)
     if options is None:
         return
@@ -134,22 +144,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
     recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
-    done = next(
-        (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
-        None,
-    )
-    if done is not None:
-        state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
-        state.preflight_requests = 1
-    else:
-        token = recording.current_check.set(PREFLIGHT)
-        try:
-            ensure_reachable(state.target)
-        except TargetUnreachable as exc:
-            state.aborted = True
-            pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
-        finally:
-            recording.current_check.reset(token)
+    take_setup(session, state)
     arm_deadline(state)
 
 
@@ -164,13 +159,14 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
+    mark_blocked(items, state)
 
 
 def _start_background(session: pytest.Session, state: RunState) -> None:
     if state.dry_run:
         return
     selected = set(state.selected_ids)
-    covered = {rid for outcome in state.outcomes.values() for rid in outcome.requirement_ids}
+    covered = unblocked_requirements(state)
     state.async_target = AsyncTargetClient(state.profile, state.run_id)
     state.scheduler.start(
         state.async_target, state.profile, selected & covered, state.include_limit_test
@@ -208,6 +204,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         recording.current_check.reset(token)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check the set-up check blocks is reported so, and sends nothing."""
+    state = state_of(item.config)
+    if state is not None:
+        block_if_needed(item, state)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

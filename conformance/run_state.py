@@ -16,22 +16,22 @@ import pytest
 
 from conformance import recording
 from conformance.background import Scheduler
-from conformance.exchange import Exchange
 from conformance.exit_codes import EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
 from conformance.run_options import RunOptions
+from conformance.setup_check import SetupResult
 
 
 @dataclass(frozen=True)
 class PreflightDone:
-    """Handed to pytest as a plugin object by `conformance run`, which has already tried the
-    target (to fail in one clean line before pytest starts): the session records that exchange
-    rather than sending the same request again."""
+    """Handed to pytest as a plugin object by `conformance run`, which has already run the set-up
+    check (to fail in one clean line before pytest starts): the session records its exchanges
+    and blocks on its result rather than sending the same requests again."""
 
-    exchange: Exchange
+    setup: SetupResult
     started_at: datetime
 
 
@@ -47,6 +47,9 @@ class RunState:
     expectations: tuple[Any, ...] = ()
     exchange_log: recording.ExchangeLog | None = None
     preflight_requests: int = 0
+    setup: SetupResult | None = None
+    # Checks the set-up check blocks, by node ID: the reason each is not sent.
+    blocked: dict[str, str] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()

@@ -58,6 +58,10 @@ class FakeTarget:
         async def webhook(request: Request) -> Response:
             self._record(request)
             body = json.loads(await request.body() or b"{}")
+            # The probe contract's delay (the set-up check sends one), bounded for the tests.
+            delay = body.get("delay_seconds", 0)
+            if isinstance(delay, int | float) and delay > 0:
+                await asyncio.sleep(min(delay, 5))
             return JSONResponse(body.get("exit"))
 
         async def slow(request: Request) -> Response:
