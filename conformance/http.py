@@ -29,7 +29,6 @@ import httpx
 import tines_spec
 from conformance import __version__, recording
 from conformance.caps import Caps, shared_caps
-from conformance.errors import TargetUnreachable
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.profile import Profile
 from conformance.redaction import redact
@@ -41,7 +40,6 @@ __all__ = [
     "Auth",
     "TargetClient",
     "describe_transport_error",
-    "ensure_reachable",
     "story_url",
 ]
 
@@ -109,19 +107,6 @@ def describe_transport_error(exc: BaseException, timeout: float) -> str:
     if "certificate" in lowered or "ssl" in lowered:
         return f"TLS error: {text}"
     return f"{type(exc).__name__}: {text}"[:300]
-
-
-def ensure_reachable(client: TargetClient) -> Exchange:
-    """One GET of the first story: no HTTP answer at all (refused, DNS, TLS) ends the run early.
-
-    A slow target is not unreachable: its checks fail one by one with their timeouts. The
-    exchange is returned, so that the run's record of its traffic can include it.
-    """
-    profile = client.profile
-    exchange = client.get_story(profile.stories.ids[0], timeout=PREFLIGHT_TIMEOUT_SECONDS)
-    if exchange.response is None and not (exchange.error or "").startswith(NO_ANSWER):
-        raise TargetUnreachable(redact(profile.target.base_url), exchange.error or "no answer")
-    return exchange
 
 
 def _header_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...]:

@@ -128,7 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         levels=valid.levels,
         expectations=valid.expectations,
     )
-    load_hypothesis_profile(options.max_examples)
+    load_hypothesis_profile(options.max_examples, shrink=options.shrink, debug=options.debug)
     _import_long_waits()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(CHECKS_DIR)]

@@ -94,6 +94,18 @@ OPTIONS: tuple[Option, ...] = (
         "FILE",
     ),
     Option(
+        "shrink",
+        "flag",
+        "shrink a failing generated example to a smaller one; each step is a request beyond the "
+        "plan's bound, so it is off unless asked for",
+    ),
+    Option(
+        "debug",
+        "flag",
+        "show the suite's internals on failure: Python tracebacks, hypothesis's notes and "
+        "@reproduce_failure blobs",
+    ),
+    Option(
         "dry_run",
         "flag",
         "print the plan (checks, requirement IDs, operations, most requests) and send nothing",
@@ -122,6 +134,8 @@ class RunOptions:
     seed: int | None = None
     include_limit_test: bool = False
     dry_run: bool = False
+    shrink: bool = False
+    debug: bool = False
     retries: int = 1
     expectations: Path | None = None
     checks: Path | None = None
@@ -237,6 +251,14 @@ class RunOptions:
             args.append(f"--hypothesis-seed={self.seed}")
         if self.include_limit_test:
             args.append("--conformance-include-limit-test")
+        if self.shrink:
+            args.append("--conformance-shrink")
+        if self.debug:
+            args.append("--conformance-debug")
+        else:
+            # A failure's reason and evidence are in the conformance summary; pytest's
+            # tracebacks and source excerpts are the suite's internals, not the target's.
+            args.append("--tb=no")
         if self.dry_run:
             args += ["--conformance-dry-run", "-q"]
         elif allure:
@@ -259,6 +281,8 @@ class RunOptions:
         ]
         if self.include_limit_test:
             parts.append("--include-limit-test")
+        if self.shrink:
+            parts.append("--shrink")
         if self.expectations is not None:
             parts.append(f"--expectations {self.expectations}")
         parts.append(f"--seed {self.seed}")

@@ -46,8 +46,16 @@ def settle_seed(config: pytest.Config) -> int:
     return seed
 
 
-def load_hypothesis_profile(max_examples: int) -> None:
-    from hypothesis import HealthCheck, settings
+def load_hypothesis_profile(
+    max_examples: int, *, shrink: bool = False, debug: bool = False
+) -> None:
+    """Shrinking is off unless asked for: each shrink step is a request the plan did not count,
+    and on a failing target it multiplied a check's requests by tens. The blob hypothesis prints
+    for `@reproduce_failure` is for whoever edits the check, so only `--debug` shows it; the
+    run's `--seed` reproduces a failure for everyone else."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p is not Phase.shrink)
 
     settings.register_profile(
         HYPOTHESIS_PROFILE,
@@ -62,6 +70,7 @@ def load_hypothesis_profile(max_examples: int) -> None:
         # A run is reproduced by its seed; an example database would replay old examples
         # against a target that may have changed, and litter the user's directory.
         database=None,
-        print_blob=True,
+        phases=phases,
+        print_blob=debug,
     )
     settings.load_profile(HYPOTHESIS_PROFILE)

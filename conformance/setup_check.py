@@ -224,7 +224,8 @@ def _probe_problem(
                 AREA_PROBE,
                 url,
                 f"the answer no sooner than delay_seconds={delay:g} s",
-                f"the answer after {response.elapsed_seconds:.2f} s",
+                f"the answer after {response.elapsed_seconds:.2f} s: the delay must be read from "
+                f"the body (`seconds` = {_option('wait', 'seconds')})",
                 _README_PROBE,
                 _part("wait"),
             )

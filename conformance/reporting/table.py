@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 from conformance.redaction import redact
 from conformance.reporting.outcomes import STATUSES, RunSummary
@@ -20,8 +21,16 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     detail = max(20, width - fixed)
     lines = [f"{'status':<8} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"]
     for r in summary.by_urgency():
-        text = r.title if r.status == "passed" or not r.reason else r.reason
-        lines.append(f"{r.status:<8} {r.id:<{id_width}} {r.level:<6} {_clip(text, detail)}")
+        head = f"{r.status:<8} {r.id:<{id_width}} {r.level:<6} "
+        if r.status == "passed" or not r.reason:
+            lines.append(head + _clip(r.title, detail))
+            continue
+        # Why a requirement did not pass is wrapped, never cut: its end says why.
+        wrapped = textwrap.wrap(
+            " ".join(r.reason.split()), detail, break_on_hyphens=False, break_long_words=False
+        )
+        lines.append(head + (wrapped[0] if wrapped else ""))
+        lines.extend(" " * fixed + more for more in wrapped[1:])
     totals = summary.totals()
     for level, counts in totals.items():
         lines.append(f"{level}: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES))

@@ -216,3 +216,14 @@ def test_every_operation_a_check_module_declares_is_in_the_spec() -> None:
     assert declared, "no check module declares its operations"
     for name, operations in declared.items():
         assert set(operations) <= known, f"{name} declares {set(operations) - known}"
+
+
+def test_table_wraps_a_reason_rather_than_cutting_it() -> None:
+    summary = make_summary("fourth-secret-value")
+    failed = next(r for r in summary.requirements if r.status == "failed")
+    lines = render_table(summary, width=60)
+    rows = [line for line in lines if line.startswith(("failed", " "))]
+    assert len(rows) > 1, "a reason longer than the width goes on to a second line"
+    joined = " ".join(" ".join(lines).split())
+    assert " ".join(redaction.redact(failed.reason).split()) in joined
+    assert "…" not in "\n".join(line for line in lines if not line.startswith("passed"))
