@@ -144,8 +144,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
     recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
-    take_setup(session, state)
-    arm_deadline(state)
+    # The deadline counts from the first request (`conformance run`'s own set-up check when there
+    # was one), so no answer of the target's can keep the run past it. It is armed at the end of
+    # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
+    first_request_at = take_setup(session, state)
+    arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
 # ----------------------------------------------------------------------------- collection

@@ -8,6 +8,8 @@ failed is blocked at its setup: reported with the set-up's one line as its reaso
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from conformance import recording
@@ -19,14 +21,17 @@ from conformance.setup_check import RACE_MARKER, SetupResult, areas_of, check_se
 SETUP = "set-up check"
 
 
-def take_setup(session: pytest.Session, state: RunState) -> None:
-    """Record the CLI's set-up check, or run one; an unreachable target ends the session."""
+def take_setup(session: pytest.Session, state: RunState) -> datetime:
+    """Record the CLI's set-up check, or run one; an unreachable target ends the session.
+
+    Returns when the first request of the run was sent."""
     assert state.exchange_log is not None
     assert state.target is not None
     done = next(
         (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
         None,
     )
+    first_request_at = done.started_at if done is not None else recording.now()
     if done is not None:
         result = done.setup
         for exchange in result.exchanges:
@@ -45,6 +50,7 @@ def take_setup(session: pytest.Session, state: RunState) -> None:
     write = session.config.get_terminal_writer()
     for line in result.lines():
         write.line(f"conformance: {line}")
+    return first_request_at
 
 
 def item_areas(item: pytest.Item) -> frozenset[str]:
