@@ -1,15 +1,15 @@
 """`conformance run / demo / requirements`: parse, call the library, map outcomes to exit codes.
 
-Exit codes of `conformance run` (and of `demo`, which ends with one) are `conformance.exit_codes`:
-0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
-2 a usage or profile error (one line naming the file and the field); 3 set-up failed, e.g. the
-target cannot be reached (one line naming the URL and why); 4 the run deadline was reached;
-130 the run was interrupted. After 4 and 130 the partial report is written.
+Exit codes of `conformance run` (and of `demo`, which ends with one) are `conformance.exit_codes`: 0
+every requirement passed (or is not observable); 1 one failed or was blocked, or the run showed less
+(skipped, untested, --only), as the gate without expectations says; 2 a usage or profile error (one
+line naming the file and the field); 3 set-up failed, e.g. the target cannot be reached (one line
+naming the URL and why); 4 the run deadline was reached; 130 the run was interrupted. After 4 and
+130 the partial report is written.
 
-On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
-exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
-error (a missing or malformed file, an unknown option value).
-"""
+On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare` exits
+1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage error (a
+missing or malformed file, an unknown option value)."""
 
 from __future__ import annotations
 
@@ -58,9 +58,10 @@ def _allure_installed() -> bool:
 def preflight(options: RunOptions, run_id: str) -> Any:
     """What can be judged before pytest starts, so that it is one clean line, not pytest's.
 
-    Runs the set-up check (`conformance.setup_check`) and returns it as a `PreflightDone` for the
-    plugin, which records its exchanges and blocks on its result (None for a dry run, which sends
-    nothing). An unreachable target raises `TargetUnreachable`."""
+    Runs the set-up check (`conformance.setup_check`), prints its lines, and returns it as a
+    `PreflightDone` for the plugin, which records its exchanges and judges the checks by it (None
+    for a dry run, which sends nothing). Even an unreachable target goes on to the plugin, which
+    blocks every check and writes the reports."""
     valid = options.validate(for_pytest=False)
     if options.dry_run:
         return None
@@ -72,9 +73,19 @@ def preflight(options: RunOptions, run_id: str) -> Any:
     started_at = recording.now()
     with TargetClient(valid.profile, run_id) as client:
         result = check_setup(client)
-    if result.unreachable:
-        raise result.unreachable_error()
+    _print_setup(result)
     return PreflightDone(result, started_at)
+
+
+def _print_setup(result: Any) -> None:
+    """One line per precondition: the problems on stderr, what holds on stdout."""
+    if result.unreachable:
+        _fail(str(result.unreachable_error()))
+        return
+    for problem in result.problems:
+        _fail(f"set-up: {problem.line()}")
+    for area in result.passed:
+        print(f"conformance: set-up: {area}: ok", flush=True)
 
 
 def check_setup_only(options: RunOptions) -> int:
@@ -87,10 +98,7 @@ def check_setup_only(options: RunOptions) -> int:
     with TargetClient(valid.profile, options.run_id or new_run_id()) as client:
         result = check_setup(client)
         sent = client.requests_sent
-    for problem in result.problems:
-        _fail(f"set-up: {problem.line()}")
-    for area in result.passed:
-        print(f"conformance: set-up: {area}: ok")
+    _print_setup(result)
     print(f"conformance: the set-up check sent {sent} requests")
     return EXIT_PASSED if result.ok else EXIT_UNREACHABLE
 
@@ -110,7 +118,6 @@ class _Outcome:
 def run(options: RunOptions) -> int:
     import pytest
 
-    from conformance.errors import TargetUnreachable
     from conformance.run_options import new_run_id
 
     if options.run_id is None:
@@ -118,9 +125,6 @@ def run(options: RunOptions) -> int:
     assert options.run_id is not None
     try:
         done = preflight(options, options.run_id)
-    except TargetUnreachable as exc:
-        _fail(str(exc))
-        return EXIT_UNREACHABLE
     except ConformanceError as exc:
         _fail(str(exc))
         return EXIT_USAGE
@@ -147,7 +151,7 @@ def exit_code(pytest_code: int, state: Any) -> int:
         return EXIT_FAILED
     if state.summary.outcome == "interrupted":
         return EXIT_DEADLINE if state.deadline_passed else EXIT_INTERRUPTED
-    if state.summary.outcome == "failed" or pytest_code not in (0, 5):
+    if state.summary.outcome in ("failed", "incomplete") or pytest_code not in (0, 5):
         return EXIT_FAILED
     return EXIT_PASSED
 

@@ -44,18 +44,15 @@ from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
+from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
+from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
 from conformance.selection import plan_lines, select
-from conformance.setup_gate import (
-    RACE_MARKER,
-    block_if_needed,
-    mark_blocked,
-    take_setup,
-    unblocked_requirements,
-)
+from conformance.setup_gate import RACE_MARKER, setup_verdicts, take_setup, unblocked_requirements
+from conformance.verdicts import covering
 
 SPOOL = ".exchanges.spool.jsonl"
 
@@ -162,11 +159,14 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
-    mark_blocked(items, state)
+    failures, blocks = setup_verdicts(items, state)
+    state.setup_failures.update(failures)
+    for nodeid, (because_of, reason) in blocks.items():
+        block_check(config, nodeid, because_of, reason)
 
 
 def _start_background(session: pytest.Session, state: RunState) -> None:
-    if state.dry_run:
+    if state.dry_run or (state.setup is not None and state.setup.unreachable):
         return
     selected = set(state.selected_ids)
     covered = unblocked_requirements(state)
@@ -204,16 +204,32 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Every request sent while a check runs (its retries included) is labelled with it."""
     token = recording.current_check.set(item.nodeid)
     try:
-        return (yield)
+        with covering(requirement_ids(item)):
+            return (yield)
     finally:
         recording.current_check.reset(token)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A check the set-up check blocks is reported so, and sends nothing."""
+    """A check marked blocked before it runs (`block_check`) reports that, and sends nothing; so
+    does one whose requirement the set-up check's answer already contradicts, failed with it."""
     state = state_of(item.config)
+    if state is None:
+        return
+    if item.nodeid in state.setup_failures:
+        raise state.setup_failures[item.nodeid]
+    if item.nodeid in state.blocked_checks:
+        raise state.blocked_checks[item.nodeid]
+
+
+def block_check(
+    config: pytest.Config, nodeid: str, because_of: tuple[str, ...], reason: str
+) -> None:
+    """Mark a check blocked before it runs: its requirements are reported `blocked`, pointing at
+    `because_of` (a failed precondition of the run, such as the probe story not answering)."""
+    state = state_of(config)
     if state is not None:
-        block_if_needed(item, state)
+        state.blocked_checks[nodeid] = Blocked(None, because_of, reason)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -21,6 +21,7 @@ from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
+from conformance.result import Blocked, CheckFailure
 from conformance.run_options import RunOptions
 from conformance.setup_check import SetupResult
 
@@ -48,8 +49,9 @@ class RunState:
     exchange_log: recording.ExchangeLog | None = None
     preflight_requests: int = 0
     setup: SetupResult | None = None
-    # Checks the set-up check blocks, by node ID: the reason each is not sent.
-    blocked: dict[str, str] = field(default_factory=dict)
+    # Checks whose requirement the set-up check's answer contradicts, by node ID: each fails at
+    # its setup with that answer as evidence, and sends nothing.
+    setup_failures: dict[str, CheckFailure] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()
@@ -61,6 +63,8 @@ class RunState:
     deadline_passed: bool = False
     aborted: bool = False
     summary: RunSummary | None = None
+    # Checks marked blocked before they run (`conformance.plugin.block_check`), by node ID.
+    blocked_checks: dict[str, Blocked] = field(default_factory=dict)
     reports_written: tuple[Path, ...] = ()
     _disarm: list[Any] = field(default_factory=list)
 

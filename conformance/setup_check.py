@@ -29,7 +29,7 @@ from typing import Any
 import tines_spec
 from conformance.errors import TargetUnreachable
 from conformance.exchange import Exchange
-from conformance.http import PREFLIGHT_TIMEOUT_SECONDS, TargetClient, story_url
+from conformance.http import NO_ANSWER, PREFLIGHT_TIMEOUT_SECONDS, TargetClient, story_url
 from conformance.profile import Profile
 from conformance.redaction import redact
 
@@ -91,6 +91,11 @@ class SetupProblem:
     got: str
     hint: str
     part: str = ""
+    # The requirements what came back contradicts (empty when it names no rule: a wrong story ID,
+    # a delay not applied, a shape no rule speaks of): their checks fail with `exchange` as their
+    # evidence, and the area's other checks are blocked by them.
+    requirement_ids: tuple[str, ...] = ()
+    exchange: Exchange | None = field(default=None, compare=False, repr=False)
 
     def line(self) -> str:
         """One line, fit to print after `conformance: set-up: `."""
@@ -166,7 +171,12 @@ def _stories(client: TargetClient, profile: Profile) -> tuple[Exchange, SetupPro
     if response is None:
         got = exchange.error or "no answer"
         return exchange, SetupProblem(
-            AREA_TARGET, redact(profile.target.base_url), "an HTTP answer", got, _README_TARGET
+            AREA_TARGET,
+            redact(profile.target.base_url),
+            "an HTTP answer",
+            got,
+            _README_TARGET,
+            exchange=exchange,
         )
     if response.status in (401, 403):
         return exchange, SetupProblem(
@@ -175,6 +185,9 @@ def _stories(client: TargetClient, profile: Profile) -> tuple[Exchange, SetupPro
             f"200 for story {story_id} with the key in ${profile.target.api_key_env}",
             f"{response.status}: the API key was refused by {url}",
             _README_STORIES,
+            # The key went as `Authorization: Bearer`, which STORY-AUTH-001 says is accepted.
+            requirement_ids=("STORY-AUTH-001",),
+            exchange=exchange,
         )
     if response.status == 404:
         return exchange, SetupProblem(
@@ -183,6 +196,7 @@ def _stories(client: TargetClient, profile: Profile) -> tuple[Exchange, SetupPro
             f"200 for story {story_id} (stories.ids[0])",
             f"404: no such story on this target, or not visible to this API key ({_got(exchange)})",
             _README_STORIES,
+            exchange=exchange,
         )
     return exchange, None
 
@@ -195,30 +209,41 @@ def _probe_problem(
     timeout = profile.webhooks.exit_timeout_seconds
     expected = f'200 with exactly "{token}" (the request\'s `exit`) within {timeout:g} s'
 
-    def problem(got: str, part: str, how: str = "") -> SetupProblem:
-        return SetupProblem(AREA_PROBE, url, expected, f"{got}{how}", _README_PROBE, part)
+    def problem(got: str, part: str, how: str = "", *rules: str) -> SetupProblem:
+        return SetupProblem(
+            AREA_PROBE, url, expected, f"{got}{how}", _README_PROBE, part, rules, exchange
+        )
 
+    # A run due to emit well within the exit timeout that is not answered with its event within
+    # it breaks WH-TIME-001, whatever the story's parts.
+    late = ("WH-TIME-001",) if delay < timeout else ()
     response = exchange.response
     if response is None:
-        return problem(exchange.error or "no answer", "")
+        error = exchange.error or "no answer"
+        return problem(error, "", "", *(late if error.startswith(NO_ANSWER) else ()))
     if response.status == 404:
         return problem(
             _got(exchange),
             _part("webhook"),
             ": no webhook at this path and secret (is the story's API mode on?)",
+            "WH-ENTRY-001",
         )
     if response.status == 504 or response.elapsed_seconds > timeout:
         return problem(
             f"{_got(exchange)} after {response.elapsed_seconds:.1f} s",
             _part("wait"),
             f": the delay must be read from the body (`seconds` = {_option('wait', 'seconds')})",
+            *late,
         )
-    if response.status != 200:
-        return problem(_got(exchange), "")
     try:
         body: Any = response.json()
     except ValueError:
         body = response.text
+    if 200 < response.status < 300 and body == token:
+        # The run's data, under a success status other than the one WH-BODY-002 names.
+        return problem(_got(exchange), "", "", "WH-BODY-002")
+    if response.status != 200:
+        return problem(_got(exchange), "")
     if body == token:
         if delay > 0 and response.elapsed_seconds < delay * _DELAY_TOLERANCE:
             return SetupProblem(
@@ -231,15 +256,16 @@ def _probe_problem(
                 _part("wait"),
             )
         return None
+    # 200 with a body that is not the exit action's payload: WH-BODY-001's rule.
     payload = _option("exit", "payload")
     if isinstance(body, dict) and body.get("exit") == token and "delay_seconds" in body:
         how = f": it emits the whole request body; its payload must be exactly {payload}"
-        return problem(_got(exchange), _part("exit"), how)
+        return problem(_got(exchange), _part("exit"), how, "WH-BODY-001")
     if isinstance(body, dict | list) and token in _values(body):
         how = f": it wraps the value in an object; its payload must be exactly {payload}"
-        return problem(_got(exchange), _part("exit"), how)
+        return problem(_got(exchange), _part("exit"), how, "WH-BODY-001")
     how = f": it does not emit the request's `exit`; its payload must be exactly {payload}"
-    return problem(_got(exchange), _part("exit"), how)
+    return problem(_got(exchange), _part("exit"), how, "WH-BODY-001")
 
 
 def _values(value: Any, depth: int = 0) -> list[Any]:
@@ -283,13 +309,18 @@ def _race(client: TargetClient, profile: Profile) -> tuple[Exchange, SetupProble
     if isinstance(body, dict) and body.get("exit") == "first" and body.get("token") == token:
         return exchange, None
     part = ""
+    rules: tuple[str, ...] = ()
     if response is not None and response.status == 404:
         part = "the race story's webhook: no webhook at this path and secret"
     elif isinstance(body, dict) and body.get("exit") == "second":
         part = "the race story's delays: the late branch answered first"
+        # The branch due a second later was the one answered: WH-BODY-003's rule.
+        rules = ("WH-BODY-003",)
     elif isinstance(body, dict) and body.get("token") != token:
         part = "the race story's exit actions: the token is not the request's"
-    return exchange, SetupProblem(AREA_RACE, url, expected, _got(exchange), _README_PROBE, part)
+    return exchange, SetupProblem(
+        AREA_RACE, url, expected, _got(exchange), _README_PROBE, part, rules, exchange
+    )
 
 
 def check_setup(client: TargetClient, areas: frozenset[str] | None = None) -> SetupResult:

@@ -1,9 +1,16 @@
-"""The session's side of the set-up check: run it (or take the CLI's), record it, block on it.
+"""The session's side of the set-up check: run it (or take the CLI's), record it, judge by it.
 
-`conformance run` runs the set-up check before pytest starts, so that an unreachable target is one
-line and not a pytest session; a bare `pytest --conformance-profile` runs it here, at session
-start. Either way its exchanges go into the run's record, and a check whose area's precondition
-failed is blocked at its setup: reported with the set-up's one line as its reason, never sent.
+`conformance run` runs the set-up check before pytest starts, so that its one line comes first; a
+bare `pytest --conformance-profile` runs it here, at session start. Either way its exchanges go
+into the run's record, and the checks are judged by it before any is sent:
+
+- a check whose requirement the set-up's answer already contradicts (the key refused, the probe
+  404, the probe's body wrong) fails at its setup, with that answer as its evidence: the report
+  blames exactly the rule the target broke, as the check itself would have;
+- every other check of a broken area is blocked by that requirement (or by no requirement, when
+  what came back names no rule: the set-up check itself), with the set-up's one line as its
+  reason, and is not sent;
+- an unreachable target blocks every check, and the reports are still written.
 """
 
 from __future__ import annotations
@@ -13,16 +20,25 @@ from datetime import datetime
 import pytest
 
 from conformance import recording
-from conformance.exit_codes import EXIT_UNREACHABLE
-from conformance.reporting.plan import plan_check
+from conformance.reporting.plan import plan_check, requirement_ids
+from conformance.result import CheckFailure
 from conformance.run_state import PreflightDone, RunState
-from conformance.setup_check import RACE_MARKER, SetupResult, areas_of, check_setup
+from conformance.setup_check import AREA_TARGET, RACE_MARKER, SetupProblem, areas_of, check_setup
 
 SETUP = "set-up check"
 
+__all__ = [
+    "RACE_MARKER",
+    "SETUP",
+    "item_areas",
+    "setup_verdicts",
+    "take_setup",
+    "unblocked_requirements",
+]
+
 
 def take_setup(session: pytest.Session, state: RunState) -> datetime:
-    """Record the CLI's set-up check, or run one; an unreachable target ends the session.
+    """Record the CLI's set-up check, or run one, and print its lines.
 
     Returns when the first request of the run was sent."""
     assert state.exchange_log is not None
@@ -43,13 +59,10 @@ def take_setup(session: pytest.Session, state: RunState) -> datetime:
             result = check_setup(state.target)
         finally:
             recording.current_check.reset(token)
+        write = session.config.get_terminal_writer()
+        for line in result.lines():
+            write.line(f"conformance: {line}")
     state.setup = result
-    if result.unreachable:
-        state.aborted = True
-        pytest.exit(f"conformance: {result.unreachable_error()}", returncode=EXIT_UNREACHABLE)
-    write = session.config.get_terminal_writer()
-    for line in result.lines():
-        write.line(f"conformance: {line}")
     return first_request_at
 
 
@@ -59,17 +72,47 @@ def item_areas(item: pytest.Item) -> frozenset[str]:
     return areas_of(operations, markers)
 
 
-def mark_blocked(items: list[pytest.Item], state: RunState) -> None:
-    """Note the checks the set-up's failures block, with the one line that says why."""
-    result: SetupResult | None = state.setup
+def _failure(problem: SetupProblem, ids: tuple[str, ...]) -> CheckFailure:
+    """The set-up's answer, as the failure of the requirements it contradicts: the check's other
+    requirements are blocked by it."""
+    line = problem.line()
+    return CheckFailure(
+        ids,
+        problem.expected,
+        problem.got,
+        problem.exchange,
+        precondition=True,
+        reasons=dict.fromkeys(ids, f"set-up: {line}"),
+    )
+
+
+def setup_verdicts(
+    items: list[pytest.Item], state: RunState
+) -> tuple[dict[str, CheckFailure], dict[str, tuple[tuple[str, ...], str]]]:
+    """What the set-up's failures do to each check: fail it (its requirement is contradicted by
+    what the set-up saw) or block it (because of which requirements, and the one line why)."""
+    failures: dict[str, CheckFailure] = {}
+    blocks: dict[str, tuple[tuple[str, ...], str]] = {}
+    result = state.setup
     if result is None or result.ok:
-        return
+        return failures, blocks
     for item in items:
-        for area in sorted(item_areas(item)):
-            problem = result.problem_of(area)
-            if problem is not None:
-                state.blocked[item.nodeid] = f"blocked by the set-up check: {problem.line()}"
-                break
+        ids = requirement_ids(item)
+        problem = next((p for p in result.problems if set(p.requirement_ids) & set(ids)), None)
+        if problem is not None:
+            failures[item.nodeid] = _failure(
+                problem, tuple(rid for rid in ids if rid in problem.requirement_ids)
+            )
+            continue
+        areas = item_areas(item)
+        problem = next(
+            (p for p in result.problems if p.area in areas or p.area == AREA_TARGET), None
+        )
+        if problem is not None:
+            # No rule named: blocked by the set-up check itself, which the report's `blocked_by`
+            # (requirement IDs only) says as no ID, and the reason as the set-up's line.
+            blocks[item.nodeid] = (problem.requirement_ids, f"set-up: {problem.line()}")
+    return failures, blocks
 
 
 def unblocked_requirements(state: RunState) -> set[str]:
@@ -77,24 +120,6 @@ def unblocked_requirements(state: RunState) -> set[str]:
     return {
         rid
         for nodeid, outcome in state.outcomes.items()
-        if nodeid not in state.blocked
+        if nodeid not in state.blocked_checks and nodeid not in state.setup_failures
         for rid in outcome.requirement_ids
     }
-
-
-def block_if_needed(item: pytest.Item, state: RunState) -> None:
-    """Stop a blocked check at its setup, before it sends anything."""
-    reason = state.blocked.get(item.nodeid)
-    if reason is not None:
-        pytest.skip(reason)
-
-
-__all__ = [
-    "RACE_MARKER",
-    "SETUP",
-    "block_if_needed",
-    "item_areas",
-    "mark_blocked",
-    "take_setup",
-    "unblocked_requirements",
-]

@@ -14,21 +14,34 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        " ".join(text.split()), width, break_on_hyphens=False, break_long_words=False
+    )
+
+
 def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     width = width or shutil.get_terminal_size((120, 24)).columns
     id_width = max((len(r.id) for r in summary.requirements), default=2)
-    fixed = 8 + 1 + id_width + 1 + 6 + 1
+    status_width = max(len(s) for s in STATUSES)
+    fixed = status_width + 1 + id_width + 1 + 6 + 1
     detail = max(20, width - fixed)
-    lines = [f"{'status':<8} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"]
+    # The causes first: one failure that blocked many requirements is said once, at the top.
+    lines = [
+        line if number == 0 else "  " + line
+        for cause in summary.root_causes()
+        for number, line in enumerate(_wrap(cause.headline(), width - 2))
+    ]
+    lines.append(
+        f"{'status':<{status_width}} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"
+    )
     for r in summary.by_urgency():
-        head = f"{r.status:<8} {r.id:<{id_width}} {r.level:<6} "
+        head = f"{r.status:<{status_width}} {r.id:<{id_width}} {r.level:<6} "
         if r.status == "passed" or not r.reason:
             lines.append(head + _clip(r.title, detail))
             continue
         # Why a requirement did not pass is wrapped, never cut: its end says why.
-        wrapped = textwrap.wrap(
-            " ".join(r.reason.split()), detail, break_on_hyphens=False, break_long_words=False
-        )
+        wrapped = _wrap(r.reason, detail)
         lines.append(head + (wrapped[0] if wrapped else ""))
         lines.extend(" " * fixed + more for more in wrapped[1:])
     totals = summary.totals()

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 class FakeTarget:
     """What the fake target saw, and how it answers (`mode`): "ok"; "garbage"; or a set-up gone
     wrong: "refuse_key" (every story read is 401), "no_probe" (the webhook path answers 404),
-    "wrapped" (the exit payload wraps the value in an object), "no_delay" (the delay is not read
-    from the body)."""
+    "wrapped" (the exit payload wraps the value in an object), "wrong_echo" (the exit payload is
+    a fixed value, not the request's), "no_delay" (the delay is not read from the body)."""
 
     mode: str = "ok"
     base_url: str = ""
@@ -71,6 +71,8 @@ class FakeTarget:
                 await asyncio.sleep(min(delay, 5))
             if self.mode == "wrapped":
                 return JSONResponse({"value": body.get("exit")})
+            if self.mode == "wrong_echo":
+                return JSONResponse("hello")
             return JSONResponse(body.get("exit"))
 
         async def slow(request: Request) -> Response:

@@ -9,78 +9,96 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.conftest import FakeTarget, Profiles, run_cli
+from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
 
-# One Stories check and one webhook check: each area has a check to block or to run.
-_STORIES = "STORY-AUTH-001"
-_WEBHOOK = "WH-CT-001"
+# Two requirements of each area: one the set-up's answer can contradict, one it cannot.
+_ONLY = ("STORY-AUTH-001", "STORY-GET-001", "WH-ENTRY-001", "WH-BODY-001", "WH-CT-001")
 
 
-def _run(fake: FakeTarget, profiles: Profiles, tmp_path: Path) -> tuple[int, str, dict, float]:
-    profile = profiles.write(fake.base_url)
+def _run(
+    fake: FakeTarget, profiles: Profiles, tmp_path: Path, base_url: str | None = None
+) -> tuple[int, str, str, dict, float]:
+    profile = profiles.write(base_url or fake.base_url)
     reports = tmp_path / "reports"
     started = time.monotonic()
-    done = run_cli(
-        "run",
-        "--profile",
-        str(profile),
-        "--report-dir",
-        str(reports),
-        "--only",
-        _STORIES,
-        "--only",
-        _WEBHOOK,
-    )
+    only = [arg for rid in _ONLY for arg in ("--only", rid)]
+    args = ("--report-dir", str(reports), "--max-examples", "2", *only)
+    done = run_cli("run", "--profile", str(profile), *args)
     elapsed = time.monotonic() - started
-    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
-    return done.returncode, done.stdout + done.stderr, summary, elapsed
+    written = reports / "summary.json"
+    assert written.is_file(), done.stdout + done.stderr
+    summary = json.loads(written.read_text(encoding="utf-8"))
+    return done.returncode, done.stdout, done.stderr, summary, elapsed
 
 
-def _status(summary: dict, rid: str) -> tuple[str, str]:
-    row = next(r for r in summary["requirements"] if r["id"] == rid)
-    return row["status"], row.get("reason") or ""
+def _row(summary: dict, rid: str) -> dict:
+    row: dict = next(r for r in summary["requirements"] if r["id"] == rid)
+    return row
 
 
-def _setup_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("conformance: set-up: ")]
+def _setup_problems(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("conformance: ")]
 
 
 @pytest.mark.parametrize(
-    ("mode", "blocked", "runs", "cause"),
+    ("mode", "failed", "blocked", "runs", "cause"),
     [
-        ("no_probe", _WEBHOOK, _STORIES, "the probe story's `webhook` action"),
-        ("refuse_key", _STORIES, _WEBHOOK, "the API key was refused by"),
-        ("wrapped", _WEBHOOK, _STORIES, "it wraps the value in an object"),
-        ("no_delay", _WEBHOOK, _STORIES, "the probe story's `wait` action"),
+        ("no_probe", "WH-ENTRY-001", ("WH-BODY-001", "WH-CT-001"), "STORY-AUTH-001", "`webhook`"),
+        ("refuse_key", "STORY-AUTH-001", ("STORY-GET-001",), "WH-CT-001", "API key was refused"),
+        ("wrong_echo", "WH-BODY-001", ("WH-CT-001",), "STORY-AUTH-001", "does not emit"),
+        ("no_delay", None, ("WH-ENTRY-001", "WH-CT-001"), "STORY-AUTH-001", "`wait` action"),
     ],
 )
-def test_a_broken_set_up_is_one_line_blocks_its_area_and_exits_3(
+def test_a_broken_set_up_is_one_line_fails_its_rule_blocks_its_area_and_exits_3(
     fake_target: FakeTarget,
     profiles: Profiles,
     tmp_path: Path,
     mode: str,
-    blocked: str,
+    failed: str | None,
+    blocked: tuple[str, ...],
     runs: str,
     cause: str,
 ) -> None:
+    """What came back from the set-up fails the rule it contradicts, with that exchange as its
+    evidence; the area's other checks are blocked by it and not sent; the other area runs."""
     fake_target.mode = mode
-    code, output, summary, elapsed = _run(fake_target, profiles, tmp_path)
-    assert code == 3, output
-    assert elapsed < 60, f"took {elapsed:.0f} s"
+    code, out, err, summary, elapsed = _run(fake_target, profiles, tmp_path)
+    assert code == 3, out + err
+    assert elapsed < 30, f"took {elapsed:.0f} s"
     assert fake_target.requests < 50
-    problems = [line for line in _setup_lines(output) if not line.endswith(": ok")]
-    assert len(problems) == 1, output
-    (line,) = problems
+    (line,) = _setup_problems(err)
     assert cause in line
     assert fake_target.base_url in line
-    assert profiles.webhook_secret not in output
-    assert profiles.api_key not in output
-    status, reason = _status(summary, blocked)
-    assert status != "passed"
-    assert "blocked by the set-up check" in reason
-    status, reason = _status(summary, runs)
-    assert status in ("passed", "failed"), reason
-    assert "blocked" not in reason
+    assert profiles.webhook_secret not in out + err
+    assert profiles.api_key not in out + err
+    because_of = [failed] if failed else []
+    if failed is not None:
+        row = _row(summary, failed)
+        assert row["status"] == "failed", row
+        assert ": set-up: " in row["reason"], row
+        assert row["failure"]["curl"], "the set-up's exchange is the evidence"
+    for rid in blocked:
+        row = _row(summary, rid)
+        assert (row["status"], row["blocked_by"]) == ("blocked", because_of), row
+    assert {r["id"] for r in summary["requirements"] if r["status"] == "failed"} <= {failed}
+    row = _row(summary, runs)
+    assert row["status"] in ("passed", "failed"), row
+    assert not row["blocked_by"]
+
+
+def test_an_unreachable_target_is_one_line_and_still_writes_its_reports(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    code, out, err, summary, elapsed = _run(fake_target, profiles, tmp_path, url)
+    assert code == 3, out + err
+    assert err.strip() == f"conformance: cannot reach {url} : connection refused"
+    assert elapsed < 30
+    assert summary["requests_sent"] == 1
+    statuses = {r["status"] for r in summary["requirements"]}
+    assert statuses <= {"blocked", "untested"}, statuses
+    assert any("cannot reach" in c["cause"] or url in c["cause"] for c in summary["root_causes"])
+    assert (tmp_path / "reports" / "report.html").is_file()
 
 
 def test_check_setup_alone_on_a_good_target_passes(
