@@ -38,7 +38,6 @@ CAUGHT_AT_SET_UP = frozenset(
         "WH-BODY-001:body_wrapped_in_data",
         "WH-BODY-002:data_with_202",
         "WH-BODY-003:race_last_exit_wins",
-        "WH-CONC-001:over_limit_answered_503",
         "WH-ENTRY-001:probe_not_found",
         "WH-TIME-001:limit_shorter_than_stated",
     }
