@@ -27,11 +27,14 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     fixed = status_width + 1 + id_width + 1 + 6 + 1
     detail = max(20, width - fixed)
     # The causes first: one failure that blocked many requirements is said once, at the top.
+    causes = summary.root_causes()
     lines = [
         line if number == 0 else "  " + line
-        for cause in summary.root_causes()
+        for cause in causes
         for number, line in enumerate(_wrap(cause.headline(), width - 2))
     ]
+    # A requirement blocked by a cause said above points at it rather than say it again.
+    said_above = {rid for cause in causes for rid in cause.blocked}
     lines.append(
         f"{'status':<{status_width}} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"
     )
@@ -40,8 +43,12 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
         if r.status == "passed" or not r.reason:
             lines.append(head + _clip(r.title, detail))
             continue
+        reason = r.reason
+        if r.status == "blocked" and r.id in said_above:
+            by = ", ".join(r.blocked_by) or "a failed precondition"
+            reason = f"blocked by {by} (the cause above)"
         # Why a requirement did not pass is wrapped, never cut: its end says why.
-        wrapped = _wrap(r.reason, detail)
+        wrapped = _wrap(reason, detail)
         lines.append(head + (wrapped[0] if wrapped else ""))
         lines.extend(" " * fixed + more for more in wrapped[1:])
     totals = summary.totals()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,3 +264,21 @@ def test_table_wraps_a_reason_rather_than_cutting_it() -> None:
     joined = " ".join(" ".join(lines).split())
     assert " ".join(redaction.redact(failed.reason).split()) in joined
     assert "…" not in "\n".join(line for line in lines if not line.startswith("passed"))
+
+
+def test_table_says_a_root_cause_once_and_points_the_blocked_rows_at_it() -> None:
+    blocked = CheckOutcome(
+        "checks/test_x.py::test_blocked",
+        (PLAIN.id,),
+        "blocked",
+        "blocked by a failed precondition: set-up: probe story at http://t/webhook/p/x: "
+        "expected 200; got 503",
+        blocked_ids=(PLAIN.id,),
+    )
+    verdict = judge(PLAIN, [blocked], None)
+    summary = dataclasses.replace(make_summary("fifth-secret-value"), requirements=(verdict,))
+    lines = render_table(summary, width=120)
+    assert lines[0].startswith("1 requirement blocked by one cause: ")
+    assert "got 503" in " ".join(lines[:3])
+    (row,) = [line for line in lines if line.startswith("blocked")]
+    assert row.endswith("blocked by a failed precondition (the cause above)")
