@@ -42,6 +42,7 @@ from conformance.caps import Caps, shared_caps
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.profile import Profile
 from conformance.redaction import redact
+from conformance.request_budget import RequestBudget
 
 __all__ = [
     "RUN_ID_HEADER",
@@ -152,6 +153,9 @@ class _ClientCore:
         )
         self._count_lock = threading.Lock()
         self._requests_sent = 0
+        # Each check's share of the run's bound (`conformance.request_budget`), once the plugin
+        # knows the selection.
+        self.budget: RequestBudget | None = None
 
     @property
     def requests_sent(self) -> int:
@@ -318,6 +322,8 @@ class TargetClient(_ClientCore):
         refused = self._refused(sent)
         if refused is not None:
             return refused
+        if self.budget is not None:
+            self.budget.charge(recording.current_check.get())
         self.caps.in_flight.acquire()
         try:
             wait = self.caps.rate.reserve()

@@ -16,10 +16,11 @@ each hook hands its job to the module named after it:
 - the end (`report_writing`, `latest`): a verdict per requirement, every report written from one
   summary (even after Ctrl-C or the deadline, with what did not run as `untested`), the table.
 
-The marker: `requirement(*ids, max_requests=N, operations=(...))`. `max_requests` is what the dry
-run prints as the most requests a check may send; for a hypothesis test it is per example and the
-plan multiplies it by `--conformance-max-examples` (a failing example is then also replayed and
-shrunk, which hypothesis bounds). `operations` adds to the operations the plan derives from the
+The marker: `requirement(*ids, max_requests=N, per_example=False, operations=(...))`.
+`max_requests` is what the check may send; for a hypothesis test (or one marked `per_example`,
+which runs hypothesis inside itself) it is per example. The plan counts it for every example, the
+replays of a failing one and every retry (`conformance.request_budget`), prints that bound, and
+the run holds the check to it. `operations` adds to the operations the plan derives from the
 catalogue's `encoded_by` of the check's requirements.
 """
 
@@ -50,7 +51,7 @@ from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
-from conformance.selection import plan_lines, select
+from conformance.selection import plan_lines, request_budget, select
 from conformance.setup_gate import RACE_MARKER, setup_verdicts, take_setup, unblocked_requirements
 from conformance.verdicts import covering
 
@@ -86,9 +87,10 @@ def _import_long_waits() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requirement(*ids, max_requests=None, max_requests_per_story=None, operations=()): the "
-        "requirement IDs (spec/requirements.yaml) a check covers; max_requests (per example for "
-        "hypothesis tests, or per profile story) and operations feed the dry-run plan",
+        "requirement(*ids, max_requests=None, max_requests_per_story=None, per_example=False, "
+        "operations=()): the requirement IDs (spec/requirements.yaml) a check covers; "
+        "max_requests (per example for hypothesis tests and checks marked per_example, or per "
+        "profile story) and operations feed the dry-run plan and each check's request budget",
     )
     config.addinivalue_line(
         "markers",
@@ -159,6 +161,9 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
+    state.budget = request_budget(items, state)
+    if state.target is not None:
+        state.target.budget = state.budget
     failures, blocks = setup_verdicts(items, state)
     state.setup_failures.update(failures)
     for nodeid, (because_of, reason) in blocks.items():

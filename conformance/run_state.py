@@ -21,6 +21,7 @@ from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
+from conformance.request_budget import RequestBudget
 from conformance.result import Blocked, CheckFailure
 from conformance.run_options import RunOptions
 from conformance.setup_check import SetupResult
@@ -66,6 +67,8 @@ class RunState:
     # Checks marked blocked before they run (`conformance.plugin.block_check`), by node ID.
     blocked_checks: dict[str, Blocked] = field(default_factory=dict)
     reports_written: tuple[Path, ...] = ()
+    # Each check's share of the run's request bound, and what it sent (`request_budget`).
+    budget: RequestBudget | None = None
     _disarm: list[Any] = field(default_factory=list)
 
     # The options, under the names the hooks read them by.

@@ -49,6 +49,7 @@ __all__ = [
     "AREA_RACE",
     "AREA_STORIES",
     "AREA_TARGET",
+    "MAX_REQUESTS",
     "SetupProblem",
     "SetupResult",
     "areas_of",
@@ -81,6 +82,9 @@ _RACE_SECOND_DELAY = 1.0
 _BUSY_STATUSES = frozenset({201, 429, 503})
 _BUSY_PAUSE_SECONDS = 0.5
 _BUSY_TRIES = 8
+# The most the set-up check sends: one story read, then the two probes and the race, each tried
+# while busy (the plan counts it in the run's bound).
+MAX_REQUESTS = 1 + 3 * _BUSY_TRIES
 
 _PROBE_STORY = tines_spec.story_export("probe")
 _AGENT_NAMES = {agent["name"] for agent in _PROBE_STORY["agents"]}
