@@ -44,6 +44,7 @@ from conformance.evidence import count_report, read_attempt, redact_report
 from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
+from conformance.progress import AreaProgress
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
@@ -164,6 +165,9 @@ def pytest_collection_modifyitems(
     state.budget = request_budget(items, state)
     if state.target is not None:
         state.target.budget = state.budget
+    if not state.options.debug and not state.dry_run:
+        write = config.get_terminal_writer().line
+        state.progress = AreaProgress.of([item.nodeid for item in items], write)
     failures, blocks = setup_verdicts(items, state)
     state.setup_failures.update(failures)
     for nodeid, (because_of, reason) in blocks.items():
@@ -259,6 +263,28 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     state = _current_state()
     if state is not None:
         count_report(report, state)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    state = _current_state()
+    if state is not None and state.progress is not None:
+        state.progress.started(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    state = _current_state()
+    if state is not None and state.progress is not None and nodeid in state.outcomes:
+        state.progress.finished(nodeid, state.outcomes[nodeid].status)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: Any, config: pytest.Config) -> Generator[None, Any, Any]:
+    """Without --debug the area lines (`conformance.progress`) replace pytest's letters."""
+    result = yield
+    state = state_of(config)
+    if state is None or state.progress is None or not result:
+        return result
+    return (result[0], "", "")
 
 
 # ----------------------------------------------------------------------------- fixtures

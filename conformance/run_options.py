@@ -257,8 +257,18 @@ class RunOptions:
             args.append("--conformance-debug")
         else:
             # A failure's reason and evidence are in the conformance summary; pytest's
-            # tracebacks and source excerpts are the suite's internals, not the target's.
-            args.append("--tb=no")
+            # tracebacks and source excerpts are the suite's internals, not the target's, and so
+            # are its header, progress letters, test summary and warnings about its plugins:
+            # the area lines (`conformance.progress`) and the table say what a user acts on.
+            args += [
+                "--tb=no",
+                "-q",
+                "--no-header",
+                "-rN",
+                "--disable-warnings",
+                "-o",
+                "console_output_style=classic",
+            ]
         if self.dry_run:
             args += ["--conformance-dry-run", "-q"]
         elif allure:

@@ -19,6 +19,7 @@ from conformance.background import Scheduler
 from conformance.exit_codes import EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
+from conformance.progress import AreaProgress
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
 from conformance.request_budget import RequestBudget
@@ -69,6 +70,8 @@ class RunState:
     reports_written: tuple[Path, ...] = ()
     # Each check's share of the run's request bound, and what it sent (`request_budget`).
     budget: RequestBudget | None = None
+    # The area lines printed in place of pytest's progress (None with --debug).
+    progress: AreaProgress | None = None
     _disarm: list[Any] = field(default_factory=list)
 
     # The options, under the names the hooks read them by.

@@ -117,6 +117,12 @@ class SetupProblem:
     requirement_ids: tuple[str, ...] = ()
     exchange: Exchange | None = field(default=None, compare=False, repr=False)
 
+    def said(self) -> str:
+        """The line without its hint: the reason of the requirements it fails or blocks."""
+        where = f" ({self.part})" if self.part else ""
+        text = f"{self.area}{where} at {self.url}: expected {self.expected}; got {self.got}"
+        return redact(" ".join(text.split()))
+
     def line(self) -> str:
         """One line, fit to print after `conformance: set-up: `."""
         where = f" ({self.part})" if self.part else ""

@@ -75,7 +75,7 @@ def item_areas(item: pytest.Item) -> frozenset[str]:
 def _failure(problem: SetupProblem, ids: tuple[str, ...]) -> CheckFailure:
     """The set-up's answer, as the failure of the requirements it contradicts: the check's other
     requirements are blocked by it."""
-    line = problem.line()
+    line = problem.said()
     return CheckFailure(
         ids,
         problem.expected,
@@ -111,7 +111,7 @@ def setup_verdicts(
         if problem is not None:
             # No rule named: blocked by the set-up check itself, which the report's `blocked_by`
             # (requirement IDs only) says as no ID, and the reason as the set-up's line.
-            blocks[item.nodeid] = (problem.requirement_ids, f"set-up: {problem.line()}")
+            blocks[item.nodeid] = (problem.requirement_ids, f"set-up: {problem.said()}")
     return failures, blocks
 
 

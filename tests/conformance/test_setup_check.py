@@ -151,9 +151,15 @@ def test_a_failing_run_shows_no_internals_unless_debug(
     assert "reproduce_failure" not in quiet
     assert "Falsifying example" not in quiet
     assert "WH-CONV-001" in quiet
+    # Progress by area, in plain lines: no pytest header, letters or warnings, no colour.
+    assert "conformance: [1/1] conventions: 1 check" in quiet
+    assert "test session starts" not in quiet
+    assert "warnings summary" not in quiet
+    assert "\x1b[" not in quiet
     sent_quiet = fake_target.requests
     # Shrinking is off by default: the failing check costs about what a passing one does.
     assert sent_quiet < 20
     loud = _failing_run(fake_target, profiles, tmp_path / "loud", "--debug")
     assert "reproduce_failure" in loud
     assert "test_conventions.py:" in loud
+    assert "test session starts" in loud
