@@ -96,8 +96,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "shrink",
         "flag",
-        "shrink a failing generated example to a smaller one; each step is a request beyond the "
-        "plan's bound, so it is off unless asked for",
+        "shrink a failing generated example to a smaller one; each step is a request, and a "
+        "check stops at its share of the plan's bound, so it is off unless asked for",
     ),
     Option(
         "debug",
@@ -118,6 +118,13 @@ OPTIONS: tuple[Option, ...] = (
         pytest=False,
     ),
     Option("run_id", "text", "the run's ID", "ID", cli=False),
+    Option(
+        "repeat_as",
+        "text",
+        "the command that repeats the run, where its profile does not outlive it (the demo's)",
+        "COMMAND",
+        cli=False,
+    ),
 )
 
 
@@ -141,6 +148,7 @@ class RunOptions:
     checks: Path | None = None
     run_id: str | None = None
     pytest_args: tuple[str, ...] = ()
+    repeat_as: str | None = None
 
     # ------------------------------------------------------------------ from a command line
 
@@ -247,6 +255,8 @@ class RunOptions:
         args += [f"--conformance-only={rid}" for rid in self.only]
         if self.run_id:
             args.append(f"--conformance-run-id={self.run_id}")
+        if self.repeat_as:
+            args.append(f"--conformance-repeat-as={self.repeat_as}")
         if self.seed is not None:
             args.append(f"--hypothesis-seed={self.seed}")
         if self.include_limit_test:
@@ -280,6 +290,8 @@ class RunOptions:
 
     def repeat_command(self) -> str:
         """The command that repeats the whole run, with its seed."""
+        if self.repeat_as:
+            return redact(f"{self.repeat_as} --seed {self.seed}")
         levels = parse_levels(self.levels)
         parts = [
             "conformance run",
@@ -299,7 +311,10 @@ class RunOptions:
         return redact(" ".join(parts))
 
     def reproduction(self, failed_ids: tuple[str, ...]) -> str:
-        """The command that runs the failing requirements' checks again, on the same examples."""
+        """The command that runs the failing requirements' checks again, on the same examples
+        (for a demo, whose reference and profile are gone once it ends: the demo again)."""
+        if self.repeat_as:
+            return self.repeat_command()
         only = " ".join(f"--only {rid}" for rid in failed_ids)
         return redact(f"conformance run --profile {self.profile} {only} --seed {self.seed}")
 
