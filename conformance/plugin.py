@@ -391,9 +391,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _current_config
     state = state_of(config)
     if state is None:
         return
+    if _current_config is config:
+        # A run made inside another pytest session (the project's own tests call the CLI in
+        # process) must leave no state behind for the outer session's hooks.
+        _current_config = None
     state.scheduler.stop()
     redact_other_reports(config)
 
