@@ -130,7 +130,11 @@ def run(options: RunOptions) -> int:
         return EXIT_USAGE
     recorder = _Outcome()
     plugins: list[object] = [recorder] if done is None else [recorder, done]
-    code = pytest.main(options.pytest_arguments(allure=_allure_installed()), plugins=plugins)
+    arguments = options.pytest_arguments(allure=_allure_installed())
+    if done is not None and done.setup.unreachable and not options.debug:
+        # Nothing will be sent: the one line said it all; the reports are written all the same.
+        arguments.append("-qq")
+    code = pytest.main(arguments, plugins=plugins)
     code = exit_code(int(code), recorder.state)
     if code in (EXIT_PASSED, EXIT_FAILED) and done is not None and not done.setup.ok:
         return EXIT_UNREACHABLE  # the areas the set-up did not block ran, and are reported

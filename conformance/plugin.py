@@ -165,7 +165,8 @@ def pytest_collection_modifyitems(
     state.budget = request_budget(items, state)
     if state.target is not None:
         state.target.budget = state.budget
-    if not state.options.debug and not state.dry_run:
+    unreachable = state.setup is not None and state.setup.unreachable
+    if not state.options.debug and not state.dry_run and not unreachable:
         write = config.get_terminal_writer().line
         state.progress = AreaProgress.of([item.nodeid for item in items], write)
     failures, blocks = setup_verdicts(items, state)
@@ -282,7 +283,7 @@ def pytest_report_teststatus(report: Any, config: pytest.Config) -> Generator[No
     """Without --debug the area lines (`conformance.progress`) replace pytest's letters."""
     result = yield
     state = state_of(config)
-    if state is None or state.progress is None or not result:
+    if state is None or state.options.debug or state.dry_run or not result:
         return result
     return (result[0], "", "")
 
@@ -383,6 +384,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = state_of(config)
     if state is None or state.summary is None:
         return
+    if state.setup is not None and state.setup.unreachable and not state.options.debug:
+        return  # every check blocked by the one line already printed; the reports say the rest
     terminalreporter.section("conformance: requirements")
     for line in render_table(state.summary, terminalreporter._tw.fullwidth):
         terminalreporter.write_line(line)

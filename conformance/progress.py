@@ -44,7 +44,7 @@ class AreaProgress:
             self.statuses[area] = Counter()
             number = list(self.totals).index(area) + 1 if area in self.totals else 0
             self.write(
-                f"conformance: [{number}/{len(self.totals)}] {area}: {self.totals[area]} "
+                f"[{number}/{len(self.totals)}] {area}: {self.totals[area]} "
                 + ("check" if self.totals[area] == 1 else "checks")
             )
 
@@ -58,4 +58,4 @@ class AreaProgress:
         self.statuses.setdefault(area, Counter())[status] += 1
         if self.done[area] == self.totals[area]:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses[area].items()))
-            self.write(f"conformance:     {area}: {self.done[area]} done ({counts})")
+            self.write(f"    {area}: {self.done[area]} done ({counts})")

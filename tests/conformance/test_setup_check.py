@@ -152,7 +152,7 @@ def test_a_failing_run_shows_no_internals_unless_debug(
     assert "Falsifying example" not in quiet
     assert "WH-CONV-001" in quiet
     # Progress by area, in plain lines: no pytest header, letters or warnings, no colour.
-    assert "conformance: [1/1] conventions: 1 check" in quiet
+    assert "[1/1] conventions: 1 check" in quiet
     assert "test session starts" not in quiet
     assert "warnings summary" not in quiet
     assert "\x1b[" not in quiet
