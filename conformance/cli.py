@@ -58,19 +58,49 @@ def _allure_installed() -> bool:
 def preflight(options: RunOptions, run_id: str) -> Any:
     """What can be judged before pytest starts, so that it is one clean line, not pytest's.
 
-    Returns the reachability exchange as a `PreflightDone` for the plugin, which records it and
-    does not send its own (None for a dry run, which sends nothing)."""
-    from conformance.http import TargetClient, ensure_reachable
-
+    Runs the set-up check (`conformance.setup_check`), prints its lines, and returns it as a
+    `PreflightDone` for the plugin, which records its exchanges and judges the checks by it (None
+    for a dry run, which sends nothing). Even an unreachable target goes on to the plugin, which
+    blocks every check and writes the reports."""
     valid = options.validate(for_pytest=False)
     if options.dry_run:
         return None
     from conformance import recording
+    from conformance.http import TargetClient
     from conformance.run_state import PreflightDone
+    from conformance.setup_check import check_setup
 
     started_at = recording.now()
     with TargetClient(valid.profile, run_id) as client:
-        return PreflightDone(ensure_reachable(client), started_at)
+        result = check_setup(client)
+    _print_setup(result)
+    return PreflightDone(result, started_at)
+
+
+def _print_setup(result: Any) -> None:
+    """One line per precondition: the problems on stderr, what holds on stdout."""
+    if result.unreachable:
+        _fail(str(result.unreachable_error()))
+        return
+    for problem in result.problems:
+        _fail(f"set-up: {problem.line()}")
+    for area in result.passed:
+        print(f"conformance: set-up: {area}: ok", flush=True)
+
+
+def check_setup_only(options: RunOptions) -> int:
+    """`conformance check-setup`: the set-up check alone, one line per precondition."""
+    from conformance.http import TargetClient
+    from conformance.run_options import new_run_id
+    from conformance.setup_check import check_setup
+
+    valid = options.validate(for_pytest=False)
+    with TargetClient(valid.profile, options.run_id or new_run_id()) as client:
+        result = check_setup(client)
+        sent = client.requests_sent
+    _print_setup(result)
+    print(f"conformance: the set-up check sent {sent} requests")
+    return EXIT_PASSED if result.ok else EXIT_UNREACHABLE
 
 
 class _Outcome:
@@ -88,7 +118,6 @@ class _Outcome:
 def run(options: RunOptions) -> int:
     import pytest
 
-    from conformance.errors import TargetUnreachable
     from conformance.run_options import new_run_id
 
     if options.run_id is None:
@@ -96,16 +125,20 @@ def run(options: RunOptions) -> int:
     assert options.run_id is not None
     try:
         done = preflight(options, options.run_id)
-    except TargetUnreachable as exc:
-        _fail(str(exc))
-        return EXIT_UNREACHABLE
     except ConformanceError as exc:
         _fail(str(exc))
         return EXIT_USAGE
     recorder = _Outcome()
     plugins: list[object] = [recorder] if done is None else [recorder, done]
-    code = pytest.main(options.pytest_arguments(allure=_allure_installed()), plugins=plugins)
-    return exit_code(int(code), recorder.state)
+    arguments = options.pytest_arguments(allure=_allure_installed())
+    if done is not None and done.setup.unreachable and not options.debug:
+        # Nothing will be sent: the one line said it all; the reports are written all the same.
+        arguments.append("-qq")
+    code = pytest.main(arguments, plugins=plugins)
+    code = exit_code(int(code), recorder.state)
+    if code in (EXIT_PASSED, EXIT_FAILED) and done is not None and not done.setup.ok:
+        return EXIT_UNREACHABLE  # the areas the set-up did not block ran, and are reported
+    return code
 
 
 def exit_code(pytest_code: int, state: Any) -> int:
@@ -170,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_cli_options(run_parser)
 
+    setup_parser = commands.add_parser(
+        "check-setup",
+        help="check the target's set-up alone (base URL, API key, probe and race stories)",
+        epilog=EXIT_CODES_HELP,
+    )
+    add_cli_options(setup_parser)
+
     req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
     req_parser.add_argument("--json", action="store_true", help="as a JSON array")
     req_parser.add_argument("--level", default=None, help="comma-separated levels to list")
@@ -225,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
             )
         seed = args.seed if args.seed is not None else random.randrange(2**32)
+        if args.command == "check-setup":
+            return check_setup_only(RunOptions.from_args(args, seed=seed))
         return run(RunOptions.from_args(args, seed=seed))
     except ConformanceError as exc:
         _fail(str(exc))

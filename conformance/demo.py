@@ -180,6 +180,12 @@ def run_demo(
                         max_examples=max_examples,
                         seed=seed,
                         include_limit_test=True,
+                        # The profile and the server are gone when the demo ends: the demo
+                        # itself, with the run's seed, is what repeats it.
+                        repeat_as=(
+                            f"conformance demo --exit-timeout {exit_timeout:g} "
+                            f"--max-examples {max_examples}"
+                        ),
                     )
                 )
         except ReferenceFailedToStart as exc:

@@ -16,10 +16,11 @@ each hook hands its job to the module named after it:
 - the end (`report_writing`, `latest`): a verdict per requirement, every report written from one
   summary (even after Ctrl-C or the deadline, with what did not run as `untested`), the table.
 
-The marker: `requirement(*ids, max_requests=N, operations=(...))`. `max_requests` is what the dry
-run prints as the most requests a check may send; for a hypothesis test it is per example and the
-plan multiplies it by `--conformance-max-examples` (a failing example is then also replayed and
-shrunk, which hypothesis bounds). `operations` adds to the operations the plan derives from the
+The marker: `requirement(*ids, max_requests=N, per_example=False, operations=(...))`.
+`max_requests` is what the check may send; for a hypothesis test (or one marked `per_example`,
+which runs hypothesis inside itself) it is per example. The plan counts it for every example, the
+replays of a failing one and every retry (`conformance.request_budget`), prints that bound, and
+the run holds the check to it. `operations` adds to the operations the plan derives from the
 catalogue's `encoded_by` of the check's requirements.
 """
 
@@ -38,23 +39,24 @@ from conformance import recording
 from conformance.allure_labels import attach_exchanges
 from conformance.background import PROBE_MARKER, Scheduler
 from conformance.deadline import arm_deadline, disarm_deadline
-from conformance.errors import ConformanceError, TargetUnreachable
+from conformance.errors import ConformanceError
 from conformance.evidence import count_report, read_attempt, redact_report
 from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
-from conformance.http import AsyncTargetClient, TargetClient, ensure_reachable
+from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
+from conformance.progress import AreaProgress
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
 from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
-from conformance.run_state import STATE, PreflightDone, RunState, state_of, usage_exit
-from conformance.selection import plan_lines, select
+from conformance.run_state import STATE, RunState, state_of, usage_exit
+from conformance.selection import plan_lines, request_budget, select
+from conformance.setup_gate import RACE_MARKER, setup_verdicts, take_setup, unblocked_requirements
 from conformance.verdicts import covering
 
 SPOOL = ".exchanges.spool.jsonl"
-PREFLIGHT = "session start: is the target reachable?"
 
 # pytest_keyboard_interrupt and pytest_runtest_logreport are given no config: the session's is
 # kept here.
@@ -86,9 +88,10 @@ def _import_long_waits() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requirement(*ids, max_requests=None, max_requests_per_story=None, operations=()): the "
-        "requirement IDs (spec/requirements.yaml) a check covers; max_requests (per example for "
-        "hypothesis tests, or per profile story) and operations feed the dry-run plan",
+        "requirement(*ids, max_requests=None, max_requests_per_story=None, per_example=False, "
+        "operations=()): the requirement IDs (spec/requirements.yaml) a check covers; "
+        "max_requests (per example for hypothesis tests and checks marked per_example, or per "
+        "profile story) and operations feed the dry-run plan and each check's request budget",
     )
     config.addinivalue_line(
         "markers",
@@ -99,6 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{PROBE_MARKER}(name): the check reads the outcome of this background probe, which then "
         "serves the check's requirements",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{RACE_MARKER}: the check drives the race story, so a broken race story blocks it",
     )
     options = RunOptions.from_pytest_config(config)
     if options is None:
@@ -121,7 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         levels=valid.levels,
         expectations=valid.expectations,
     )
-    load_hypothesis_profile(options.max_examples)
+    load_hypothesis_profile(options.max_examples, shrink=options.shrink, debug=options.debug)
     _import_long_waits()
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(CHECKS_DIR)]
@@ -137,26 +144,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
     recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
-    done = next(
-        (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
-        None,
-    )
-    # The deadline counts from the first request (`conformance run`'s own preflight when there
+    # The deadline counts from the first request (`conformance run`'s own set-up check when there
     # was one), so no answer of the target's can keep the run past it. It is armed at the end of
     # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
-    first_request_at = done.started_at if done is not None else recording.now()
-    if done is not None:
-        state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
-        state.preflight_requests = 1
-    else:
-        token = recording.current_check.set(PREFLIGHT)
-        try:
-            ensure_reachable(state.target)
-        except TargetUnreachable as exc:
-            state.aborted = True
-            pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
-        finally:
-            recording.current_check.reset(token)
+    first_request_at = take_setup(session, state)
     arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
@@ -171,13 +162,24 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
+    state.budget = request_budget(items, state)
+    if state.target is not None:
+        state.target.budget = state.budget
+    unreachable = state.setup is not None and state.setup.unreachable
+    if not state.options.debug and not state.dry_run and not unreachable:
+        write = config.get_terminal_writer().line
+        state.progress = AreaProgress.of([item.nodeid for item in items], write)
+    failures, blocks = setup_verdicts(items, state)
+    state.setup_failures.update(failures)
+    for nodeid, (because_of, reason) in blocks.items():
+        block_check(config, nodeid, because_of, reason)
 
 
 def _start_background(session: pytest.Session, state: RunState) -> None:
-    if state.dry_run:
+    if state.dry_run or (state.setup is not None and state.setup.unreachable):
         return
     selected = set(state.selected_ids)
-    covered = {rid for outcome in state.outcomes.values() for rid in outcome.requirement_ids}
+    covered = unblocked_requirements(state)
     state.async_target = AsyncTargetClient(state.profile, state.run_id)
     state.scheduler.start(
         state.async_target, state.profile, selected & covered, state.include_limit_test
@@ -219,9 +221,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A check marked blocked before it runs (`block_check`) reports that, and sends nothing."""
+    """A check marked blocked before it runs (`block_check`) reports that, and sends nothing; so
+    does one whose requirement the set-up check's answer already contradicts, failed with it."""
     state = state_of(item.config)
-    if state is not None and item.nodeid in state.blocked_checks:
+    if state is None:
+        return
+    if item.nodeid in state.setup_failures:
+        raise state.setup_failures[item.nodeid]
+    if item.nodeid in state.blocked_checks:
         raise state.blocked_checks[item.nodeid]
 
 
@@ -257,6 +264,28 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     state = _current_state()
     if state is not None:
         count_report(report, state)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    state = _current_state()
+    if state is not None and state.progress is not None:
+        state.progress.started(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    state = _current_state()
+    if state is not None and state.progress is not None and nodeid in state.outcomes:
+        state.progress.finished(nodeid, state.outcomes[nodeid].status)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: Any, config: pytest.Config) -> Generator[None, Any, Any]:
+    """Without --debug the area lines (`conformance.progress`) replace pytest's letters."""
+    result = yield
+    state = state_of(config)
+    if state is None or state.options.debug or state.dry_run or not result:
+        return result
+    return (result[0], "", "")
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -355,6 +384,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = state_of(config)
     if state is None or state.summary is None:
         return
+    if state.setup is not None and state.setup.unreachable and not state.options.debug:
+        return  # every check blocked by the one line already printed; the reports say the rest
     terminalreporter.section("conformance: requirements")
     for line in render_table(state.summary, terminalreporter._tw.fullwidth):
         terminalreporter.write_line(line)
@@ -363,9 +394,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _current_config
     state = state_of(config)
     if state is None:
         return
+    if _current_config is config:
+        # A run made inside another pytest session (the project's own tests call the CLI in
+        # process) must leave no state behind for the outer session's hooks.
+        _current_config = None
     state.scheduler.stop()
     redact_other_reports(config)
 

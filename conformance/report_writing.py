@@ -73,6 +73,15 @@ def build_summary(state: RunState) -> RunSummary:
     if not state.include_limit_test:
         notes.append("the concurrency-limit test was not included (--include-limit-test)")
     checks = tuple(state.outcomes.values())
+    budget = state.budget
+    if budget is not None:
+        # Planned and sent per check: what the dry run promised beside what the run did.
+        for check in checks:
+            planned = budget.shares.get(check.nodeid)
+            check.properties["requests_planned"] = (
+                "not declared" if planned is None else str(planned)
+            )
+            check.properties["requests_sent"] = str(budget.sent.get(check.nodeid, 0))
     return RunSummary(
         tool_version=__version__,
         spec_version=catalogue.spec_version,

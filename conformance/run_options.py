@@ -94,6 +94,18 @@ OPTIONS: tuple[Option, ...] = (
         "FILE",
     ),
     Option(
+        "shrink",
+        "flag",
+        "shrink a failing generated example to a smaller one; each step is a request, and a "
+        "check stops at its share of the plan's bound, so it is off unless asked for",
+    ),
+    Option(
+        "debug",
+        "flag",
+        "show the suite's internals on failure: Python tracebacks, hypothesis's notes and "
+        "@reproduce_failure blobs",
+    ),
+    Option(
         "dry_run",
         "flag",
         "print the plan (checks, requirement IDs, operations, most requests) and send nothing",
@@ -106,6 +118,13 @@ OPTIONS: tuple[Option, ...] = (
         pytest=False,
     ),
     Option("run_id", "text", "the run's ID", "ID", cli=False),
+    Option(
+        "repeat_as",
+        "text",
+        "the command that repeats the run, where its profile does not outlive it (the demo's)",
+        "COMMAND",
+        cli=False,
+    ),
 )
 
 
@@ -122,11 +141,14 @@ class RunOptions:
     seed: int | None = None
     include_limit_test: bool = False
     dry_run: bool = False
+    shrink: bool = False
+    debug: bool = False
     retries: int = 1
     expectations: Path | None = None
     checks: Path | None = None
     run_id: str | None = None
     pytest_args: tuple[str, ...] = ()
+    repeat_as: str | None = None
 
     # ------------------------------------------------------------------ from a command line
 
@@ -233,10 +255,30 @@ class RunOptions:
         args += [f"--conformance-only={rid}" for rid in self.only]
         if self.run_id:
             args.append(f"--conformance-run-id={self.run_id}")
+        if self.repeat_as:
+            args.append(f"--conformance-repeat-as={self.repeat_as}")
         if self.seed is not None:
             args.append(f"--hypothesis-seed={self.seed}")
         if self.include_limit_test:
             args.append("--conformance-include-limit-test")
+        if self.shrink:
+            args.append("--conformance-shrink")
+        if self.debug:
+            args.append("--conformance-debug")
+        else:
+            # A failure's reason and evidence are in the conformance summary; pytest's
+            # tracebacks and source excerpts are the suite's internals, not the target's, and so
+            # are its header, progress letters, test summary and warnings about its plugins:
+            # the area lines (`conformance.progress`) and the table say what a user acts on.
+            args += [
+                "--tb=no",
+                "-q",
+                "--no-header",
+                "-rN",
+                "--disable-warnings",
+                "-o",
+                "console_output_style=classic",
+            ]
         if self.dry_run:
             args += ["--conformance-dry-run", "-q"]
         elif allure:
@@ -248,6 +290,8 @@ class RunOptions:
 
     def repeat_command(self) -> str:
         """The command that repeats the whole run, with its seed."""
+        if self.repeat_as:
+            return redact(f"{self.repeat_as} --seed {self.seed}")
         levels = parse_levels(self.levels)
         parts = [
             "conformance run",
@@ -259,13 +303,18 @@ class RunOptions:
         ]
         if self.include_limit_test:
             parts.append("--include-limit-test")
+        if self.shrink:
+            parts.append("--shrink")
         if self.expectations is not None:
             parts.append(f"--expectations {self.expectations}")
         parts.append(f"--seed {self.seed}")
         return redact(" ".join(parts))
 
     def reproduction(self, failed_ids: tuple[str, ...]) -> str:
-        """The command that runs the failing requirements' checks again, on the same examples."""
+        """The command that runs the failing requirements' checks again, on the same examples
+        (for a demo, whose reference and profile are gone once it ends: the demo again)."""
+        if self.repeat_as:
+            return self.repeat_command()
         only = " ".join(f"--only {rid}" for rid in failed_ids)
         return redact(f"conformance run --profile {self.profile} {only} --seed {self.seed}")
 

@@ -46,8 +46,20 @@ def settle_seed(config: pytest.Config) -> int:
     return seed
 
 
-def load_hypothesis_profile(max_examples: int) -> None:
+def load_hypothesis_profile(
+    max_examples: int, *, shrink: bool = False, debug: bool = False
+) -> None:
+    """Shrinking is off unless asked for: each shrink step is a request the plan did not count,
+    and on a failing target it multiplied a check's requests by tens. The blob hypothesis prints
+    for `@reproduce_failure` is for whoever edits the check, so only `--debug` shows it; the
+    run's `--seed` reproduces a failure for everyone else."""
     from hypothesis import HealthCheck, Phase, settings
+
+    # The explain phase traces every line each shrinking example runs (schemathesis and
+    # jsonschema included) and keeps each trace until the test ends: 1-2 MB per request
+    # against a target that fails a check.
+    skipped = {Phase.explain} if shrink else {Phase.explain, Phase.shrink}
+    phases = tuple(p for p in Phase if p not in skipped)
 
     settings.register_profile(
         HYPOTHESIS_PROFILE,
@@ -62,10 +74,7 @@ def load_hypothesis_profile(max_examples: int) -> None:
         # A run is reproduced by its seed; an example database would replay old examples
         # against a target that may have changed, and litter the user's directory.
         database=None,
-        print_blob=True,
-        # The explain phase traces every line each shrinking example runs (schemathesis and
-        # jsonschema included) and keeps each trace until the test ends: 1-2 MB per request
-        # against a target that fails a check. The minimal example shrinking finds is kept.
-        phases=[phase for phase in Phase if phase is not Phase.explain],
+        phases=phases,
+        print_blob=debug,
     )
     settings.load_profile(HYPOTHESIS_PROFILE)

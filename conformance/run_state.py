@@ -16,23 +16,25 @@ import pytest
 
 from conformance import recording
 from conformance.background import Scheduler
-from conformance.exchange import Exchange
 from conformance.exit_codes import EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
+from conformance.progress import AreaProgress
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
-from conformance.result import Blocked
+from conformance.request_budget import RequestBudget
+from conformance.result import Blocked, CheckFailure
 from conformance.run_options import RunOptions
+from conformance.setup_check import SetupResult
 
 
 @dataclass(frozen=True)
 class PreflightDone:
-    """Handed to pytest as a plugin object by `conformance run`, which has already tried the
-    target (to fail in one clean line before pytest starts): the session records that exchange
-    rather than sending the same request again."""
+    """Handed to pytest as a plugin object by `conformance run`, which has already run the set-up
+    check (to fail in one clean line before pytest starts): the session records its exchanges
+    and blocks on its result rather than sending the same requests again."""
 
-    exchange: Exchange
+    setup: SetupResult
     started_at: datetime
 
 
@@ -48,6 +50,10 @@ class RunState:
     expectations: tuple[Any, ...] = ()
     exchange_log: recording.ExchangeLog | None = None
     preflight_requests: int = 0
+    setup: SetupResult | None = None
+    # Checks whose requirement the set-up check's answer contradicts, by node ID: each fails at
+    # its setup with that answer as evidence, and sends nothing.
+    setup_failures: dict[str, CheckFailure] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()
@@ -62,6 +68,10 @@ class RunState:
     # Checks marked blocked before they run (`conformance.plugin.block_check`), by node ID.
     blocked_checks: dict[str, Blocked] = field(default_factory=dict)
     reports_written: tuple[Path, ...] = ()
+    # Each check's share of the run's request bound, and what it sent (`request_budget`).
+    budget: RequestBudget | None = None
+    # The area lines printed in place of pytest's progress (None with --debug).
+    progress: AreaProgress | None = None
     _disarm: list[Any] = field(default_factory=list)
 
     # The options, under the names the hooks read them by.

@@ -14,8 +14,10 @@ from conformance.allure_labels import allure_active, label_for_allure
 from conformance.background import serve_checks
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
-from conformance.reporting.plan import plan_check, render_plan, requirement_ids
+from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
+from conformance.request_budget import RequestBudget
 from conformance.run_state import RunState, usage_exit
+from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
 
 def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> None:
@@ -70,11 +72,30 @@ def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
     """The dry run's plan (see `conformance.reporting.plan`)."""
     probes = state.scheduler.plan(state.selected_ids, state.include_limit_test)
     return render_plan(
-        [plan_check(item, state.max_examples, len(state.profile.stories.ids)) for item in items],
+        planned_checks(items, state),
         header=f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
         "nothing will be sent",
         probes=[(probe.name, tuple(probe.requirement_ids)) for probe in probes],
         max_examples=state.max_examples,
         rate=state.profile.safety.max_requests_per_second,
         in_flight=state.profile.safety.max_in_flight,
+        retries=state.retries,
+        setup_requests=SETUP_MAX_REQUESTS,
+    )
+
+
+def planned_checks(items: list[pytest.Item], state: RunState) -> list[PlannedCheck]:
+    """Each check's plan, its bound counting the run's examples and retries."""
+    stories = len(state.profile.stories.ids)
+    return [plan_check(item, state.max_examples, stories, state.retries) for item in items]
+
+
+def request_budget(items: list[pytest.Item], state: RunState) -> RequestBudget:
+    """The shares the run holds each check to: the bounds the dry run prints."""
+    return RequestBudget(
+        {
+            c.nodeid: c.max_requests
+            for c in planned_checks(items, state)
+            if c.max_requests is not None
+        }
     )

@@ -181,6 +181,7 @@ def test_extra_keys_do_not_reach_the_body(
     expect_json_data(exchange, body, "WH-CONV-007")
 
 
+@pytest.mark.race_story
 @pytest.mark.requirement("WH-BODY-003", "WH-META-007", max_requests=2)
 def test_first_exit_to_execute_is_returned(target: TargetClient, profile: Profile) -> None:
     """ "In the case where there are multiple exit actions, the event data from first exit action

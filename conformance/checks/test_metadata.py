@@ -122,7 +122,8 @@ def test_status_header_takes_a_documented_value(target: TargetClient, payload: A
     expect_one_of(exchange, _STATUS, value, _documented_statuses(), "WH-META-005")
 
 
-@pytest.mark.requirement("WH-META-004", max_requests=1)
+# Hypothesis runs inside the check: its bound is per example (`per_example`), as for a @given check.
+@pytest.mark.requirement("WH-META-004", max_requests=1, per_example=True)
 def test_error_status_comes_with_an_error_code(target: TargetClient) -> None:
     """ "`error` - there was an error processing the request": in HTTP, a 4xx or 5xx answer.
     The rule applies to the answers that say `error`: with none among them, it is untested."""

@@ -85,7 +85,8 @@ def test_csv_returns_array_data_as_records(target: TargetClient, matrix: list[li
     expect_csv_records(exchange, matrix, "WH-CT-002")
 
 
-@pytest.mark.requirement("WH-CT-003", max_requests=1)
+# Hypothesis runs inside the check: its bound is per example (`per_example`), as for a @given check.
+@pytest.mark.requirement("WH-CT-003", max_requests=1, per_example=True)
 def test_csv_of_objects_has_a_header_record(target: TargetClient) -> None:
     """An array of objects as CSV: a header record of the keys, then one record per object with
     a missing key as an empty field. A MAY: it applies only when the answer is CSV, and a target

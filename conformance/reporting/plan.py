@@ -8,9 +8,10 @@ operation, a component) or at a schema, and the plan lists the OpenAPI operation
 
 The most requests a check may send is its marker's `max_requests=N`, or
 `max_requests_per_story=N` for a check that reads each of the profile's stories (N times their
-number); for a hypothesis test N is per example and multiplied by max_examples (a failing
-example is then replayed and shrunk, which hypothesis bounds on its own). A check that declares
-nothing says so: the plan never guesses.
+number); for a hypothesis test N is per example, for every example and for the replays of a
+failing one; and all of it once more per retry (`conformance.request_budget`, which holds each
+check to that bound while it runs). A check that declares nothing says so: the plan never
+guesses.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 import tines_spec
+from conformance.request_budget import REPLAYS, check_bound
 
 MARKER = "requirement"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -115,7 +117,9 @@ def operations_for(pointer: str) -> list[str]:
     return [name for name, text in every.items() if schema_file in text]
 
 
-def plan_check(item: pytest.Item, max_examples: int, stories: int) -> PlannedCheck:
+def plan_check(
+    item: pytest.Item, max_examples: int, stories: int, retries: int = 0
+) -> PlannedCheck:
     ids = requirement_ids(item)
     declared = _marker_kwarg(item, "operations")
     if not declared:
@@ -132,13 +136,18 @@ def plan_check(item: pytest.Item, max_examples: int, stories: int) -> PlannedChe
             for pointer in catalogue[rid].encoded_by:
                 found.extend(op for op in operations_for(pointer) if op not in found)
         operations = tuple(found)
+    # A check that runs hypothesis inside itself (a `@given` function it calls) says so with
+    # `per_example=True`: its bound is then per example, as for a `@given` check.
     per_example = bool(getattr(getattr(item, "obj", None), "is_hypothesis_test", False))
+    per_example = per_example or bool(_marker_kwarg(item, "per_example"))
     most = _marker_kwarg(item, "max_requests")
     per_story = _marker_kwarg(item, "max_requests_per_story")
     if most is None and per_story is not None:
         most = int(per_story) * stories
     if most is not None:
-        most = int(most) * (max_examples if per_example else 1)
+        most = check_bound(
+            int(most), per_example=per_example, max_examples=max_examples, retries=retries
+        )
     return PlannedCheck(item.nodeid, ids, operations, bool(declared), most, per_example)
 
 
@@ -150,9 +159,14 @@ def render_plan(
     max_examples: int,
     rate: float,
     in_flight: int,
+    retries: int = 0,
+    setup_requests: int = 0,
 ) -> list[str]:
     lines = [header, ""]
-    total = 0
+    if setup_requests:
+        lines += ["the set-up check, before any check", f"    most requests: {setup_requests}"]
+    total = setup_requests
+    attempts = f"{1 + retries} attempts" if retries else ""
     undeclared = 0
     for check in checks:
         lines.append(check.nodeid)
@@ -161,7 +175,9 @@ def render_plan(
         lines.append(f"    operations:    {', '.join(check.operations) or '(none found)'}{source}")
         if check.max_requests is not None:
             total += check.max_requests
-            how = f" ({max_examples} examples)" if check.per_example else ""
+            notes = [f"{max_examples} examples + {REPLAYS} replays"] if check.per_example else []
+            notes += [attempts] if attempts else []
+            how = f" ({', '.join(notes)})" if notes else ""
             lines.append(f"    most requests: {check.max_requests}{how}")
         else:
             undeclared += 1

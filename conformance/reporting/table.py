@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 from conformance.redaction import redact
 from conformance.reporting.outcomes import STATUSES, RunSummary
@@ -13,6 +14,12 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        " ".join(text.split()), width, break_on_hyphens=False, break_long_words=False
+    )
+
+
 def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     width = width or shutil.get_terminal_size((120, 24)).columns
     id_width = max((len(r.id) for r in summary.requirements), default=2)
@@ -20,15 +27,30 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
     fixed = status_width + 1 + id_width + 1 + 6 + 1
     detail = max(20, width - fixed)
     # The causes first: one failure that blocked many requirements is said once, at the top.
-    lines = [_clip(cause.headline(), width) for cause in summary.root_causes()]
+    causes = summary.root_causes()
+    lines = [
+        line if number == 0 else "  " + line
+        for cause in causes
+        for number, line in enumerate(_wrap(cause.headline(), width - 2))
+    ]
+    # A requirement blocked by a cause said above points at it rather than say it again.
+    said_above = {rid for cause in causes for rid in cause.blocked}
     lines.append(
         f"{'status':<{status_width}} {'ID':<{id_width}} {'level':<6} title, or why it did not pass"
     )
     for r in summary.by_urgency():
-        text = r.title if r.status == "passed" or not r.reason else r.reason
-        lines.append(
-            f"{r.status:<{status_width}} {r.id:<{id_width}} {r.level:<6} {_clip(text, detail)}"
-        )
+        head = f"{r.status:<{status_width}} {r.id:<{id_width}} {r.level:<6} "
+        if r.status == "passed" or not r.reason:
+            lines.append(head + _clip(r.title, detail))
+            continue
+        reason = r.reason
+        if r.status == "blocked" and r.id in said_above:
+            by = ", ".join(r.blocked_by) or "a failed precondition"
+            reason = f"blocked by {by} (the cause above)"
+        # Why a requirement did not pass is wrapped, never cut: its end says why.
+        wrapped = _wrap(reason, detail)
+        lines.append(head + (wrapped[0] if wrapped else ""))
+        lines.extend(" " * fixed + more for more in wrapped[1:])
     totals = summary.totals()
     for level, counts in totals.items():
         lines.append(f"{level}: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES))

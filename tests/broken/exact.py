@@ -99,33 +99,7 @@ FAILS_INSTEAD: Mapping[str, tuple[tuple[str, ...], str]] = {
 
 # Wrong blames the suite still makes: a test fails on any other, and `precision.py` counts
 # these as what they are.
-KNOWN_WRONG: Mapping[str, tuple[str, ...]] = {
-    # Every body wrapped, the convention's too: the checks of the convention and of the content
-    # types compare bodies and cannot tell the wrapping from their own rule's failure.
-    "WH-BODY-001:body_wrapped_in_data": (
-        "WH-BODY-003",
-        "WH-CONV-002",
-        "WH-CONV-004",
-        "WH-CONV-007",
-        "WH-CT-001",
-        "WH-CT-005",
-        "WH-CT-006",
-    ),
-    # Every probe answered 404: a convention check sent a status of its own and cannot tell a
-    # webhook that started no run from a status line that ignores the convention.
-    "WH-ENTRY-001:probe_not_found": (
-        "WH-CONV-001",
-        "WH-CONV-003",
-        "WH-CONV-005",
-        "WH-CONV-007",
-        "WH-CT-001",
-        "WH-CT-002",
-        "WH-CT-004",
-        "WH-CT-005",
-        "WH-CT-006",
-        "WH-CT-007",
-    ),
-}
+KNOWN_WRONG: Mapping[str, tuple[str, ...]] = {}
 
 
 def expected_failures(variant_name: str, requirement_id: str) -> set[str]:

@@ -33,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass
 class FakeTarget:
-    """What the fake target saw, and how it answers (`mode`: "ok" or "garbage")."""
+    """What the fake target saw, and how it answers (`mode`): "ok"; "garbage"; or a set-up gone
+    wrong: "refuse_key" (every story read is 401), "no_probe" (the webhook path answers 404),
+    "wrapped" (the exit payload wraps the value in an object), "wrong_echo" (the exit payload is
+    a fixed value, not the request's), "no_delay" (the delay is not read from the body)."""
 
     mode: str = "ok"
     base_url: str = ""
@@ -49,6 +52,8 @@ class FakeTarget:
     def app(self) -> Starlette:
         async def story(request: Request) -> Response:
             self._record(request)
+            if self.mode == "refuse_key":
+                return JSONResponse({"error": "unauthorised"}, status_code=401)
             if self.mode == "garbage":
                 # Echo the credentials: the suite must still keep them out of every report.
                 auth = request.headers.get("authorization", "")
@@ -57,7 +62,17 @@ class FakeTarget:
 
         async def webhook(request: Request) -> Response:
             self._record(request)
+            if self.mode == "no_probe":
+                return JSONResponse({"error": "not found"}, status_code=404)
             body = json.loads(await request.body() or b"{}")
+            # The probe contract's delay (the set-up check sends one), bounded for the tests.
+            delay = body.get("delay_seconds", 0)
+            if isinstance(delay, int | float) and delay > 0 and self.mode != "no_delay":
+                await asyncio.sleep(min(delay, 5))
+            if self.mode == "wrapped":
+                return JSONResponse({"value": body.get("exit")})
+            if self.mode == "wrong_echo":
+                return JSONResponse("hello")
             return JSONResponse(body.get("exit"))
 
         async def slow(request: Request) -> Response:

@@ -250,7 +250,9 @@ def test_dry_run_sends_nothing_and_prints_the_plan(
     assert "test_sample.py::test_story_is_json" in result.stdout
     assert "requirements:  STORY-GET-001" in result.stdout
     assert "GET /api/v1/stories/{story_id}" in result.stdout
-    assert "most requests: 1" in result.stdout
+    # One request, counted once more for the default retry; the set-up check's are counted too.
+    assert "most requests: 2 (2 attempts)" in result.stdout
+    assert "the set-up check, before any check" in result.stdout
     assert fake_target.requests == 0
     # A selection no check covers is a usage error, not an empty run that exits 0.
     empty = run_cli(
@@ -272,7 +274,8 @@ def test_the_built_in_checks_declare_what_they_may_send(
     assert "without a declared bound" not in result.stdout
     stories = len(yaml.safe_load(profile.read_text(encoding="utf-8"))["stories"]["ids"])
     plan = result.stdout.split("checks/test_stories.py::test_no_live_activity_fields_by_default")
-    assert f"most requests: {stories}\n" in plan[1].split("checks/")[0]
+    # Per story, and once more for the default retry.
+    assert f"most requests: {2 * stories} (2 attempts)\n" in plan[1].split("checks/")[0]
     assert fake_target.requests == 0
 
 

@@ -100,3 +100,16 @@ def test_the_gate_on_the_demo_agrees_with_the_run(
     assert "actions_with_monitoring" in opaque["reason"]
     with_file = gate("--expectations", str(ROOT / "docs" / "ci" / "expectations.yaml"))
     assert with_file.returncode == 0, with_file.stdout + with_file.stderr
+
+
+def test_the_demo_says_how_to_repeat_it_with_a_command_that_outlives_it(
+    demo_reports: tuple[int, Path, str],
+) -> None:
+    """Its profile and server are temporary: the repeat command is the demo, with the seed."""
+    _, reports, _ = demo_reports
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    command = summary["command"]
+    assert (
+        command == f"conformance demo --exit-timeout 3 --max-examples 10 --seed {summary['seed']}"
+    )
+    assert "--profile" not in command

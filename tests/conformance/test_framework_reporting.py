@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,3 +253,33 @@ def test_every_operation_a_check_module_declares_is_in_the_spec() -> None:
     assert declared, "no check module declares its operations"
     for name, operations in declared.items():
         assert set(operations) <= known, f"{name} declares {set(operations) - known}"
+
+
+def test_table_wraps_a_reason_rather_than_cutting_it() -> None:
+    summary = make_summary("fourth-secret-value")
+    failed = next(r for r in summary.requirements if r.status == "failed")
+    lines = render_table(summary, width=60)
+    rows = [line for line in lines if line.startswith(("failed", " "))]
+    assert len(rows) > 1, "a reason longer than the width goes on to a second line"
+    joined = " ".join(" ".join(lines).split())
+    assert failed.reason is not None
+    assert " ".join(redaction.redact(failed.reason).split()) in joined
+    assert "…" not in "\n".join(line for line in lines if not line.startswith("passed"))
+
+
+def test_table_says_a_root_cause_once_and_points_the_blocked_rows_at_it() -> None:
+    blocked = CheckOutcome(
+        "checks/test_x.py::test_blocked",
+        (PLAIN.id,),
+        "blocked",
+        "blocked by a failed precondition: set-up: probe story at http://t/webhook/p/x: "
+        "expected 200; got 503",
+        blocked_ids=(PLAIN.id,),
+    )
+    verdict = judge(PLAIN, [blocked], None)
+    summary = dataclasses.replace(make_summary("fifth-secret-value"), requirements=(verdict,))
+    lines = render_table(summary, width=120)
+    assert lines[0].startswith("1 requirement blocked by one cause: ")
+    assert "got 503" in " ".join(lines[:3])
+    (row,) = [line for line in lines if line.startswith("blocked")]
+    assert row.endswith("blocked by a failed precondition (the cause above)")

@@ -192,8 +192,9 @@ def test_the_har_file_holds_every_request_the_run_sent(
     assert HAR_REQUIRED["log"] <= set(log)
     assert log["version"] == "1.2"
     entries = log["entries"]
-    # The preflight GET, then each check twice (the first attempt and the retry): all of them.
-    assert len(entries) == summary["requests_sent"] == fake_target.requests == 5
+    # The set-up check's story GET and two probes, then each check twice (the first attempt and
+    # the retry): all of them.
+    assert len(entries) == summary["requests_sent"] == fake_target.requests == 7
     for entry in entries:
         assert HAR_REQUIRED["entry"] <= set(entry)
         assert HAR_REQUIRED["request"] <= set(entry["request"])
@@ -202,9 +203,11 @@ def test_the_har_file_holds_every_request_the_run_sent(
         assert HAR_REQUIRED["timings"] <= set(entry["timings"])
         assert entry["response"]["status"] == 200
     checks_seen = [entry["_check"] for entry in entries]
-    assert checks_seen[0].startswith("session start")
+    assert checks_seen[:3] == ["set-up check"] * 3
     assert sum(c.endswith("test_always_fails") for c in checks_seen) == 2
-    probe = next(e for e in entries if e["request"]["method"] == "POST")
+    probe = next(
+        e for e in entries if e["request"]["method"] == "POST" and e["_check"] != "set-up check"
+    )
     assert json.loads(probe["request"]["postData"]["text"])["exit"] == {"hello": "world"}
     assert json.loads(probe["response"]["content"]["text"]) == {"hello": "world"}
     assert probe["request"]["url"].endswith("/webhook/probe/***")

@@ -10,7 +10,9 @@ hostility there, or is met at once.
     silent    reads the request, never answers
     garbage   bytes that are not HTTP, holding the credentials it was sent, base64-encoded
     echo      200 JSON echoing the request line and headers in many encodings, and in headers
-    foreign   a 504 whose response URL (and a 302's Location) point at another server
+    foreign   a 504 whose response URL (and a 302's Location) point at another server, for each
+              webhook but a probe due within the exit timeout (the set-up check's), which it
+              answers as it should
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ HUGE_DECLARED = 3 * 1024**3
 TRICKLE_PAUSE = 0.5
 _CHUNK = b"0" * (1024 * 1024)
 DOOR_STORY = b'{"id": 1, "name": "door"}'
+# The exit timeout the hostile profiles give: a probe due sooner is answered with its `exit`.
+EXIT_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -152,6 +156,13 @@ class HostileTarget:
         if request.method == "GET":
             writer.write(_response("302 Found", {"Location": elsewhere}, b""))
             return
+        asked = _json_object(request.body)
+        delay = asked.get("delay_seconds")
+        if isinstance(delay, int | float) and 0 <= delay < EXIT_TIMEOUT_SECONDS and "exit" in asked:
+            await asyncio.sleep(delay)  # the probe's own delay, as a target applies it
+            answer = json.dumps(asked["exit"]).encode()
+            writer.write(_response("200 OK", {"Content-Type": "application/json"}, answer))
+            return
         body = json.dumps({"limit_reached": "time", "response_url": elsewhere}).encode()
         headers = {
             "Content-Type": "application/json",
@@ -160,6 +171,14 @@ class HostileTarget:
             "X-Tines-Response-Location": elsewhere,
         }
         writer.write(_response("504 Gateway Timeout", headers, body))
+
+
+def _json_object(body: bytes) -> dict[str, object]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:
