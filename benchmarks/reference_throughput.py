@@ -186,7 +186,7 @@ def benchmark(args: argparse.Namespace) -> bool:
                 pinned(reference_command(tmp, args.connections), server_cpus),
                 env,
                 tmp / "reference.log",
-                describe_uvicorn(*uvicorn_auto_stack()) + " (uvicorn's auto, as installed)",
+                describe_uvicorn(*uvicorn_auto_stack()) + " (what uvicorn's auto picks here)",
             )
         )
         endpoints = endpoints_from_profile(tmp / "profile.yaml", api_key, args.story_id)

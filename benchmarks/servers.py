@@ -32,6 +32,8 @@ import yaml
 from loadgen import BenchmarkError, Endpoint, pinned
 
 READY_LINE = re.compile(r"listening on (http://\S+)")
+# The reference logs its stack at start-up; a server that does not is described from outside.
+SERVING_LINE = re.compile(r"serving on (.+)")
 READY_TIMEOUT_SECONDS = 30.0
 # npx may have to fetch Prism on its first run, and Prism takes a while to read the spec.
 PRISM_READY_TIMEOUT_SECONDS = 120.0
@@ -259,7 +261,9 @@ def _last_words(log_path: Path) -> str:
 def uvicorn_server(
     name: str, command: list[str], env: dict[str, str], log_path: Path, stack: str
 ) -> Iterator[RunningServer]:
-    """A server that prints `... listening on URL` on stdout once it accepts connections."""
+    """A server that prints `... listening on URL` on stdout once it accepts connections.
+
+    `stack` describes it unless its log, by then, says `serving on STACK` itself."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env)
         try:
@@ -268,6 +272,9 @@ def uvicorn_server(
                 base_url = _wait_for_ready_line(process.stdout, process, name)
             except BenchmarkError as error:
                 raise BenchmarkError(f"{error}; its last words: {_last_words(log_path)}") from None
+            announced = SERVING_LINE.search(log_path.read_text(encoding="utf-8", errors="replace"))
+            if announced is not None:
+                stack = announced.group(1) + " (as the server logged it)"
             yield RunningServer(name, process, base_url, stack)
         finally:
             _stop(process)
