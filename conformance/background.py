@@ -1,11 +1,14 @@
 """The background scheduler: the suite's long waits run once, together, beside the fast checks.
 
-A probe that waits about an exit timeout (30 s on Tines) is registered with `@slow_probe`; at
-session start the plugin hands the scheduler the selection, and every probe that serves a
-selected requirement starts at once on a private event loop in a daemon thread. The checks run
-meanwhile and read a probe's result with `outcome(name)`, which blocks only as long as that probe
-still needs. The run therefore takes about one exit timeout plus the fast checks, not the sum of
-the waits. `cancel()` ends outstanding probes at Ctrl-C or at the run deadline.
+A probe that waits about an exit timeout (30 s on Tines) is registered with `@slow_probe`; a check
+that reads its outcome says so with `@pytest.mark.probe(name)`, and the probe serves the
+requirements of the checks that read it (`serve_checks`, from the collected checks' markers), so no
+list of IDs is kept beside the checks. At session start the plugin hands the scheduler the
+selection, and every probe that serves a selected requirement starts at once on a private event
+loop in a daemon thread. The checks run meanwhile and read a probe's result with `outcome(name)`,
+which blocks only as long as that probe still needs. The run therefore takes about one exit timeout
+plus the fast checks, not the sum of the waits. `cancel()` ends outstanding probes at Ctrl-C or at
+the run deadline.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -23,11 +26,20 @@ if TYPE_CHECKING:
     from conformance.http import AsyncTargetClient
     from conformance.profile import Profile
 
-__all__ = ["ProbeCancelled", "Scheduler", "SlowProbe", "registered", "slow_probe"]
+__all__ = [
+    "PROBE_MARKER",
+    "ProbeCancelled",
+    "Scheduler",
+    "SlowProbe",
+    "serve_checks",
+    "slow_probe",
+]
 
 ProbeFunction = Callable[["AsyncTargetClient", "Profile"], Awaitable[Any]]
 F = TypeVar("F", bound=ProbeFunction)
 
+# `@pytest.mark.probe(name)`: the check reads the outcome of the background probe `name`.
+PROBE_MARKER = "probe"
 LIMIT_TEST_SKIP = "the concurrency-limit test runs only with --include-limit-test"
 
 
@@ -43,9 +55,12 @@ _registry: dict[str, SlowProbe] = {}
 
 
 def slow_probe(
-    name: str, *, requirement_ids: Collection[str], limit_test: bool = False
+    name: str, *, requirement_ids: Collection[str] = (), limit_test: bool = False
 ) -> Callable[[F], F]:
-    """Register `async def probe(client, profile)` to start at session start when selected."""
+    """Register `async def probe(client, profile)` to start at session start when selected.
+
+    The requirements it serves are those of the checks marked `probe(name)` (`serve_checks`);
+    `requirement_ids` adds to them, for a probe no marked check reads."""
 
     def register(function: F) -> F:
         _registry[name] = SlowProbe(name, frozenset(requirement_ids), limit_test, function)
@@ -54,8 +69,26 @@ def slow_probe(
     return register
 
 
-def registered() -> dict[str, SlowProbe]:
-    return dict(_registry)
+def serve_checks(checks: Iterable[tuple[str, Collection[str], Iterable[Any]]]) -> None:
+    """Let each probe serve the requirements of the checks that read it.
+
+    `checks`: (name, requirement IDs, marks) per check, the marks as pytest keeps them (an item's
+    `iter_markers()`, a function's `pytestmark`). A mark naming no registered probe raises
+    `LookupError` naming the check, so that a typo is a usage error, not a probe never started."""
+    for check, requirement_ids, marks in checks:
+        for mark in marks:
+            if mark.name != PROBE_MARKER:
+                continue
+            for name in mark.args:
+                probe = _registry.get(name)
+                if probe is None:
+                    known = ", ".join(sorted(_registry)) or "none"
+                    raise LookupError(
+                        f"{check} reads the background probe {name!r}, which no @slow_probe "
+                        f"registers (registered: {known})"
+                    )
+                served = probe.requirement_ids | frozenset(requirement_ids)
+                _registry[name] = replace(probe, requirement_ids=served)
 
 
 class ProbeCancelled(Exception):
@@ -69,7 +102,6 @@ class Scheduler:
         self._futures: dict[str, concurrent.futures.Future[Any]] = {}
         self._client: AsyncTargetClient | None = None
         self._skipped: dict[str, str] = {}
-        self._cancelled = False
 
     @property
     def started(self) -> tuple[str, ...]:
@@ -125,7 +157,10 @@ class Scheduler:
         future = self._futures.get(name)
         if future is None:
             known = ", ".join(sorted(self._futures)) or "none"
-            raise LookupError(f"no background probe {name!r} was started (started: {known})")
+            raise LookupError(
+                f"no background probe {name!r} was started (started: {known}); a check that "
+                f"reads it is marked @pytest.mark.{PROBE_MARKER}({name!r})"
+            )
         try:
             return future.result(timeout)
         except concurrent.futures.CancelledError:
@@ -133,13 +168,8 @@ class Scheduler:
 
     def cancel(self) -> None:
         """Cancel what is still running; readers of those outcomes get ProbeCancelled."""
-        self._cancelled = True
         for future in self._futures.values():
             future.cancel()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
 
     def stop(self, timeout: float = 5.0) -> None:
         """Cancel what is left, close the client and end the loop's thread."""

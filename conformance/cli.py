@@ -1,9 +1,10 @@
 """`conformance run / demo / requirements`: parse, call the library, map outcomes to exit codes.
 
-Exit codes of `conformance run` (and of `demo`, which ends with one):
+Exit codes of `conformance run` (and of `demo`, which ends with one) are `conformance.exit_codes`:
 0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
-2 a usage or profile error (one line naming the file and the field); 3 the target cannot be
-reached (one line naming the URL and why); 130 the run was interrupted or hit its deadline.
+2 a usage or profile error (one line naming the file and the field); 3 set-up failed, e.g. the
+target cannot be reached (one line naming the URL and why); 4 the run deadline was reached;
+130 the run was interrupted. After 4 and 130 the partial report is written.
 
 On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
 exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
@@ -18,87 +19,32 @@ import os
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import tines_spec
 from conformance import __version__
+from conformance.cli_provision import add_command as add_provision_command
+from conformance.cli_provision import dispatch as dispatch_provision_command
 from conformance.cli_reports import add_commands as add_report_commands
 from conformance.cli_reports import dispatch as dispatch_report_command
-from conformance.errors import ConformanceError, UsageError
-
-EXIT_PASSED = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other shell tools
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    profile: Path
-    # None: reports/<run id>/, with reports/latest pointing at it.
-    report_dir: Path | None = None
-    levels: str = "must,should,may"
-    only: tuple[str, ...] = ()
-    max_examples: int = 10
-    seed: int | None = None
-    include_limit_test: bool = False
-    dry_run: bool = False
-    retries: int = 1
-    expectations: Path | None = None
-    checks: Path | None = None
-    run_id: str | None = None
-    pytest_args: tuple[str, ...] = ()
+from conformance.errors import ConformanceError
+from conformance.exit_codes import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_DEADLINE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_PASSED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+)
+from conformance.run_options import RunOptions, add_cli_options
 
 
 def _fail(message: str) -> None:
     print(f"conformance: {message}", file=sys.stderr)
-
-
-def pytest_arguments(options: RunOptions) -> list[str]:
-    """The pytest command line of a run: the plugin's options, the reports, the checks."""
-    from conformance.plugin import CHECKS_DIR, default_report_dir
-
-    report_dir = options.report_dir
-    if report_dir is None:
-        assert options.run_id is not None, "the run ID names the default report directory"
-        report_dir = default_report_dir(options.run_id)
-    args = [
-        "-p",
-        "no:cacheprovider",
-        # Checks report through CheckFailure, never through a bare assert, so pytest's assertion
-        # rewriting buys the suite nothing. It costs a lot: pytest rewrites every module of each
-        # plugin's package (all of schemathesis), about 4 s per run where bytecode is not cached.
-        "--assert=plain",
-        f"--conformance-profile={options.profile}",
-        f"--conformance-levels={options.levels}",
-        f"--conformance-max-examples={options.max_examples}",
-        f"--conformance-retries={options.retries}",
-        "--rootdir",
-        str((options.checks or CHECKS_DIR).parent),
-    ]
-    if options.report_dir is not None:
-        args.append(f"--conformance-report-dir={options.report_dir}")
-    if options.expectations is not None:
-        args.append(f"--conformance-expectations={options.expectations}")
-    args += [f"--conformance-only={rid}" for rid in options.only]
-    if options.run_id:
-        args.append(f"--conformance-run-id={options.run_id}")
-    if options.seed is not None:
-        args.append(f"--hypothesis-seed={options.seed}")
-    if options.include_limit_test:
-        args.append("--conformance-include-limit-test")
-    if options.dry_run:
-        args += ["--conformance-dry-run", "-q"]
-    elif _allure_installed():
-        # junit.xml and the other reports are the plugin's, rendered from the summary.
-        args.append(f"--alluredir={report_dir / 'allure-results'}")
-    args += list(options.pytest_args)
-    args.append(str(options.checks or CHECKS_DIR))
-    return args
 
 
 def _allure_installed() -> bool:
@@ -115,38 +61,15 @@ def preflight(options: RunOptions, run_id: str) -> Any:
     Returns the reachability exchange as a `PreflightDone` for the plugin, which records it and
     does not send its own (None for a dry run, which sends nothing)."""
     from conformance.http import TargetClient, ensure_reachable
-    from conformance.plugin import parse_levels, unknown_ids
-    from conformance.profile import load_profile
 
-    try:
-        parse_levels(options.levels)
-    except ValueError as exc:
-        raise UsageError(f"--levels: {exc}") from None
-    missing = unknown_ids(list(options.only))
-    if missing:
-        raise UsageError(
-            f"unknown requirement ID {', '.join(missing)} in --only "
-            "(`conformance requirements` lists them)"
-        )
-    if options.max_examples < 1:
-        raise UsageError("--max-examples must be at least 1")
-    if options.retries < 0:
-        raise UsageError("--retries must be 0 or more")
-    if options.expectations is not None:
-        from conformance.expectations import load_expectations
-
-        load_expectations(options.expectations)
-    if options.checks is not None and not options.checks.exists():
-        raise UsageError(f"--checks: {options.checks} does not exist")
-    profile = load_profile(options.profile)
+    valid = options.validate(for_pytest=False)
     if options.dry_run:
         return None
-    profile.api_key()
     from conformance import recording
-    from conformance.plugin import PreflightDone
+    from conformance.run_state import PreflightDone
 
     started_at = recording.now()
-    with TargetClient(profile, run_id) as client:
+    with TargetClient(valid.profile, run_id) as client:
         return PreflightDone(ensure_reachable(client), started_at)
 
 
@@ -157,7 +80,7 @@ class _Outcome:
         self.state: Any = None
 
     def pytest_sessionfinish(self, session: Any) -> None:
-        from conformance.plugin import state_of
+        from conformance.run_state import state_of
 
         self.state = state_of(session.config)
 
@@ -166,7 +89,7 @@ def run(options: RunOptions) -> int:
     import pytest
 
     from conformance.errors import TargetUnreachable
-    from conformance.plugin import new_run_id
+    from conformance.run_options import new_run_id
 
     if options.run_id is None:
         options = replace(options, run_id=new_run_id())
@@ -181,7 +104,7 @@ def run(options: RunOptions) -> int:
         return EXIT_USAGE
     recorder = _Outcome()
     plugins: list[object] = [recorder] if done is None else [recorder, done]
-    code = pytest.main(pytest_arguments(options), plugins=plugins)
+    code = pytest.main(options.pytest_arguments(allure=_allure_installed()), plugins=plugins)
     return exit_code(int(code), recorder.state)
 
 
@@ -193,19 +116,19 @@ def exit_code(pytest_code: int, state: Any) -> int:
         if pytest_code in (EXIT_USAGE, EXIT_UNREACHABLE):
             return pytest_code
         return EXIT_USAGE if pytest_code in (4, 5) else EXIT_FAILED
-    if state.dry_run:
+    if state.options.dry_run:
         return EXIT_PASSED if pytest_code == 0 else EXIT_USAGE
     if state.summary is None:
         return EXIT_FAILED
     if state.summary.outcome == "interrupted":
-        return EXIT_INTERRUPTED
+        return EXIT_DEADLINE if state.deadline_passed else EXIT_INTERRUPTED
     if state.summary.outcome == "failed" or pytest_code not in (0, 5):
         return EXIT_FAILED
     return EXIT_PASSED
 
 
 def list_requirements(as_json: bool, levels: str | None) -> int:
-    from conformance.plugin import parse_levels
+    from conformance.run_options import parse_levels
 
     catalogue = tines_spec.catalogue()
     try:
@@ -242,78 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run_parser = commands.add_parser("run", help="run the suite against the profile's target")
-    run_parser.add_argument(
-        "--profile",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="the target profile (YAML; spec/schemas/profile.schema.json)",
+    run_parser = commands.add_parser(
+        "run", help="run the suite against the profile's target", epilog=EXIT_CODES_HELP
     )
-    run_parser.add_argument(
-        "--report-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where the reports go: summary.json, summary.md, junit.xml, report.html, "
-        "exchanges.har, allure-results (default: reports/<run id>/, and reports/latest)",
-    )
-    run_parser.add_argument(
-        "--levels", default="must,should,may", help="comma-separated (default: all)"
-    )
-    run_parser.add_argument(
-        "--only", action="append", default=[], metavar="ID", help="repeatable; one requirement"
-    )
-    run_parser.add_argument(
-        "--max-examples",
-        type=int,
-        default=10,
-        metavar="N",
-        help="generated examples per property check (10)",
-    )
-    run_parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        metavar="N",
-        help="hypothesis seed; a failure's report prints the one that reproduces it",
-    )
-    run_parser.add_argument(
-        "--include-limit-test",
-        action="store_true",
-        help="also flood the probe story past its concurrency limit (WH-CONC-*)",
-    )
-    run_parser.add_argument(
-        "--retries",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run a failed check N more times before reporting it; a pass on retry is reported "
-        "as flaky (1)",
-    )
-    run_parser.add_argument(
-        "--expectations",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="known deviations (YAML, spec/schemas/expectations.schema.json), marked in every "
-        "report; `conformance gate` applies them",
-    )
-    run_parser.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
-    run_parser.add_argument(
-        "--checks",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="a directory or file of checks to run instead of the built-in ones",
-    )
+    add_cli_options(run_parser)
 
     req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
     req_parser.add_argument("--json", action="store_true", help="as a JSON array")
     req_parser.add_argument("--level", default=None, help="comma-separated levels to list")
 
     demo_parser = commands.add_parser(
-        "demo", help="start the reference server and run the whole suite against it"
+        "demo",
+        help="start the reference server and run the whole suite against it",
+        epilog=EXIT_CODES_HELP,
     )
     demo_parser.add_argument(
         "--report-dir",
@@ -334,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--seed", type=int, default=None, metavar="N", help="as for run")
     add_report_commands(commands)
+    add_provision_command(commands)
     return parser
 
 
@@ -345,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_PASSED
     try:
         handled = dispatch_report_command(args)
+        handled = dispatch_provision_command(args) if handled is None else handled
         if handled is not None:
             return handled
         if args.command == "requirements":
@@ -358,21 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_examples=args.max_examples,
                 seed=args.seed,
             )
-        return run(
-            RunOptions(
-                profile=args.profile,
-                report_dir=args.report_dir,
-                levels=args.levels,
-                only=tuple(args.only),
-                max_examples=args.max_examples,
-                seed=args.seed if args.seed is not None else random.randrange(2**32),
-                include_limit_test=args.include_limit_test,
-                dry_run=args.dry_run,
-                retries=args.retries,
-                expectations=args.expectations,
-                checks=args.checks,
-            )
-        )
+        seed = args.seed if args.seed is not None else random.randrange(2**32)
+        return run(RunOptions.from_args(args, seed=seed))
     except ConformanceError as exc:
         _fail(str(exc))
         return EXIT_USAGE

@@ -15,16 +15,15 @@ import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from conformance.errors import UsageError
+from conformance.exit_codes import EXIT_PASSED
+from conformance.reporting.formats import rerenderable
 
 __all__ = ["COMMANDS", "add_commands", "dispatch"]
 
 COMMANDS = ("gate", "report", "compare")
-EXIT_PASSED = 0
 STDOUT = "-"
-DEFAULT_OUTPUT = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
 
 
 def _day(text: str) -> date:
@@ -81,15 +80,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     report.add_argument(
         "--format",
         required=True,
-        choices=sorted(DEFAULT_OUTPUT),
-        help="html (report.html), md (summary.md) or junit (junit.xml); required",
+        choices=sorted(rerenderable()),
+        help=", ".join(f"{f.name} ({f.file})" for f in rerenderable().values()) + "; required",
     )
     report.add_argument(
         "--output",
         default=None,
         metavar="FILE",
         help="where to write it, '-' for stdout (default: beside the summary, as "
-        + ", ".join(DEFAULT_OUTPUT.values())
+        + ", ".join(f.file for f in rerenderable().values())
         + " by format)",
     )
     _expectation_options(report, what="mark in the report")
@@ -121,7 +120,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
 def _levels(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
-    from conformance.plugin import parse_levels
+    from conformance.run_options import parse_levels
 
     try:
         return parse_levels(text)
@@ -148,20 +147,6 @@ def _gate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _render(document: dict[str, Any], form: str) -> str:
-    if form == "html":
-        from conformance.reporting.html import render_html
-
-        return render_html(document)
-    if form == "md":
-        from conformance.reporting.markdown import render_markdown
-
-        return render_markdown(document)
-    from conformance.reporting.junit import render_junit
-
-    return render_junit(document)
-
-
 def _report(args: argparse.Namespace) -> int:
     from conformance.expectations import annotate, load_expectations
     from conformance.reporting.loading import load_summary
@@ -174,11 +159,12 @@ def _report(args: argparse.Namespace) -> int:
             args.today or date.today(),
             file=str(args.expectations),
         )
-    text = _render(document, args.format)
+    form = rerenderable()[args.format]
+    text = form.render(document)
     if args.output == STDOUT:
         sys.stdout.write(text)
         return EXIT_PASSED
-    output = Path(args.output) if args.output else args.summary.parent / DEFAULT_OUTPUT[args.format]
+    output = Path(args.output) if args.output else args.summary.parent / form.file
     if output.resolve() == args.summary.resolve():
         raise UsageError(f"--output: {output} is the summary itself; it is not overwritten")
     try:

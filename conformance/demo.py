@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from conformance.errors import ConformanceError
+from conformance.exit_codes import EXIT_UNREACHABLE
 from conformance.redaction import redact, register_secret
 
 API_KEY_ENV = "TINES_API_KEY"
@@ -155,8 +156,8 @@ def run_demo(
     max_examples: int = 10,
     seed: int | None = None,
 ) -> int:
-    from conformance.cli import RunOptions, run
-    from conformance.plugin import default_report_dir, new_run_id
+    from conformance.cli import run
+    from conformance.run_options import RunOptions, default_report_dir, new_run_id
 
     started = time.monotonic()
     run_id = new_run_id()
@@ -183,6 +184,6 @@ def run_demo(
                 )
         except ReferenceFailedToStart as exc:
             print(f"conformance: {exc}", file=sys.stderr)
-            return 3
+            return EXIT_UNREACHABLE
     print(f"conformance demo: exit {code} after {time.monotonic() - started:.1f} s")
     return code

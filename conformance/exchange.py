@@ -7,11 +7,12 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+import tines_spec
 from conformance.redaction import redact, redact_headers
 
 Headers = tuple[tuple[str, str], ...]
 _BODY_PREVIEW = 600
-RESPONSE_LOCATION = "X-Tines-Response-Location"
+RESPONSE_LOCATION = tines_spec.metadata_headers().response_location
 _NOT_REPEATED = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent"})
 
 

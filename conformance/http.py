@@ -25,7 +25,6 @@ from functools import cache
 from typing import Any, Literal
 
 import httpx
-import yaml
 
 import tines_spec
 from conformance import __version__, recording
@@ -69,7 +68,7 @@ UNSET: Any = _Unset()
 @cache
 def _get_story_path() -> str:
     """The Stories Get path template, read from the OpenAPI document by operationId."""
-    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    document = tines_spec.openapi()
     for path, operations in document["paths"].items():
         for operation in operations.values():
             if isinstance(operation, dict) and operation.get("operationId") == "getStory":

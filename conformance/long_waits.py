@@ -4,9 +4,10 @@ A run that outlives the exit timeout, a run just under it, and a burst beyond th
 request limit each take seconds (30 s and more on a real tenant). The background scheduler starts
 these probes at session start, all together, so the suite waits once; the checks in
 `checks/test_timeouts.py`, `checks/test_response_url.py` and `checks/test_limits.py` then only read
-what the probes saw. A probe never judges: it records every exchange (its outcome is a small frozen
-dataclass) so that a check can fail with the evidence. The one piece of judgement kept here,
-`account_burst`, is pure so that it can be tested on hand-built exchanges.
+what the probes saw. Each of those checks is marked `@pytest.mark.probe(TIMEOUT)` (or JUST_UNDER,
+BURST): a probe serves the requirements of the checks so marked, and no others. A probe never
+judges: it records every exchange in its outcome (`conformance.probe_outcomes`, re-exported here)
+so that a check can fail with the evidence.
 
 Each probe sends a unique exit payload (a token per request), so that data returned by a response
 URL is known to be this run's and no other's.
@@ -23,14 +24,23 @@ import asyncio
 import threading
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conformance.background import slow_probe
 from conformance.exchange import Exchange
+from conformance.probe_outcomes import (
+    BurstAccount,
+    BurstOutcome,
+    JustUnderOutcome,
+    Mixup,
+    RunTrace,
+    TimeoutOutcome,
+    account_burst,
+    payload_of,
+    response_url_of,
+)
 from conformance.result import CheckFailure
 from conformance.verify import expect_status
 
@@ -42,12 +52,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BURST",
-    "BURST_REQUIREMENTS",
     "JUST_UNDER",
-    "JUST_UNDER_REQUIREMENTS",
-    "SLOW_REQUIREMENTS",
     "TIMEOUT",
-    "TIMEOUT_REQUIREMENTS",
     "BurstAccount",
     "BurstOutcome",
     "JustUnderOutcome",
@@ -70,24 +76,6 @@ TIMEOUT = "timeout"
 JUST_UNDER = "just_under"
 BURST = "concurrency_burst"
 
-# What each probe's outcome serves: the scheduler starts a probe only when one of these is selected.
-TIMEOUT_REQUIREMENTS = (
-    "WH-TIME-002",
-    "WH-TIME-003",
-    "WH-TIME-004",
-    "WH-TIME-005",
-    "WH-META-003",
-    "WH-META-008",
-    "WH-META-010",
-    "WH-RURL-001",
-    "WH-RURL-002",
-    "WH-RURL-003",
-    "WH-RURL-004",
-)
-JUST_UNDER_REQUIREMENTS = ("WH-TIME-001",)
-BURST_REQUIREMENTS = ("WH-CONC-001", "WH-CONC-002", "WH-CONC-003", "WH-CONC-004")
-SLOW_REQUIREMENTS = frozenset(TIMEOUT_REQUIREMENTS + JUST_UNDER_REQUIREMENTS + BURST_REQUIREMENTS)
-
 # Slack on top of the longest wait a probe can make, for scheduling and the last poll's answer.
 _SLACK_SECONDS = 10.0
 
@@ -96,150 +84,6 @@ class OutcomeSource(Protocol):
     """What a check needs of the `background` fixture (kept structural so checks stay typed)."""
 
     def outcome(self, name: str, timeout: float | None = ...) -> Any: ...
-
-
-@dataclass(frozen=True)
-class RunTrace:
-    """One probe request and everything the suite later learned of its run."""
-
-    exit: dict[str, Any]
-    answer: Exchange
-    response_url: str | None = None
-    polls: tuple[Exchange, ...] = ()
-
-    @property
-    def status(self) -> int | None:
-        return None if self.answer.response is None else self.answer.response.status
-
-    @property
-    def delivery(self) -> Exchange | None:
-        """The exchange that carried the data: a 200 answer, or a 200 from the response URL."""
-        if self.status == 200:
-            return self.answer
-        last = self.polls[-1] if self.polls else None
-        if last is not None and last.response is not None and last.response.status == 200:
-            return last
-        return None
-
-
-@dataclass(frozen=True)
-class TimeoutOutcome:
-    """A run asked to outlive the exit timeout: its 504, the early poll, and the later polls."""
-
-    run: RunTrace
-    delay_seconds: float
-    first_poll: Exchange | None
-    # True when the first poll's answer came back before the run's exit could have been due, so
-    # that a 200 then can only be wrong (WH-RURL-003); False leaves that check inconclusive.
-    first_poll_before_due: bool
-    poll_deadline_seconds: float
-
-
-@dataclass(frozen=True)
-class JustUnderOutcome:
-    """A run whose exit emits a margin below the exit timeout (WH-TIME-001)."""
-
-    exit: dict[str, Any]
-    delay_seconds: float
-    answer: Exchange
-
-
-@dataclass(frozen=True)
-class BurstOutcome:
-    """Simultaneous delayed probe requests beyond the concurrency limit, each run followed up."""
-
-    requested: int
-    sent: int
-    delay_seconds: float
-    runs: tuple[RunTrace, ...]
-
-    @property
-    def clamped(self) -> bool:
-        return self.sent < self.requested
-
-    def status_counts(self) -> dict[str, int]:
-        """How many answers of each status were seen ('none' for no answer), for the report."""
-        counts = Counter("none" if r.status is None else str(r.status) for r in self.runs)
-        return dict(sorted(counts.items()))
-
-
-@dataclass(frozen=True)
-class Mixup:
-    """A run whose retrieved data is not its own payload."""
-
-    run: RunTrace
-    received: Any
-    owner: int | None  # the index of the run whose payload it is, None when it is nobody's
-
-
-@dataclass(frozen=True)
-class BurstAccount:
-    """Every run of a burst reconciled with its data: what is missing, duplicated or mixed up."""
-
-    missing: tuple[RunTrace, ...]
-    duplicated: tuple[tuple[RunTrace, int], ...]  # a run's payload and how often it came back
-    mixed_up: tuple[Mixup, ...]
-
-    @property
-    def complete(self) -> bool:
-        return not (self.missing or self.duplicated or self.mixed_up)
-
-    def describe(self, runs: Sequence[RunTrace]) -> str:
-        index = {id(run): n for n, run in enumerate(runs)}
-        parts: list[str] = []
-        for run in self.missing:
-            parts.append(f"request {index[id(run)]} ({_answer_summary(run)}): its data never came")
-        for run, times in self.duplicated:
-            parts.append(f"request {index[id(run)]}'s payload came back {times} times")
-        for mix in self.mixed_up:
-            whose = "no request's" if mix.owner is None else f"request {mix.owner}'s"
-            parts.append(f"request {index[id(mix.run)]} got {whose} data")
-        return "; ".join(parts) or "every payload retrieved once, by its own request"
-
-
-def payload_of(exchange: Exchange) -> tuple[bool, Any]:
-    """(True, the JSON body) when the exchange is a 200 with a JSON body, else (False, None)."""
-    response = exchange.response
-    if response is None or response.status != 200:
-        return False, None
-    try:
-        return True, response.json()
-    except ValueError:
-        return False, None
-
-
-def account_burst(runs: Sequence[RunTrace]) -> BurstAccount:
-    """Reconcile each run's sent payload with the data retrieved for it (WH-CONC-002).
-
-    A payload nobody retrieved is missing; one retrieved by several runs is duplicated; a run that
-    retrieved something other than its own payload is mixed up (with whose payload it got).
-    """
-    tokens = [run.exit for run in runs]
-    received_by: list[int] = [0] * len(runs)
-    mixed: list[Mixup] = []
-    for run in runs:
-        delivery = run.delivery
-        if delivery is None:
-            continue
-        ok, data = payload_of(delivery)
-        owner = next((n for n, sent in enumerate(tokens) if ok and _same_json(sent, data)), None)
-        if owner is not None:
-            received_by[owner] += 1
-        if owner is None or runs[owner] is not run:
-            mixed.append(Mixup(run=run, received=data, owner=owner))
-    return BurstAccount(
-        missing=tuple(run for run, times in zip(runs, received_by, strict=True) if times == 0),
-        duplicated=tuple(
-            (run, times) for run, times in zip(runs, received_by, strict=True) if times > 1
-        ),
-        mixed_up=tuple(mixed),
-    )
-
-
-def response_url_of(exchange: Exchange, *, body_first: bool) -> str | None:
-    """Where the run's data will be: the body's `response_url` or the response location header."""
-    from_header, from_body = exchange.response_urls()
-    return (from_body or from_header) if body_first else (from_header or from_body)
 
 
 def outcome_deadline(profile: Profile, extra_seconds: float = 0.0) -> float:
@@ -393,7 +237,7 @@ def burst_outcome(
     return outcome
 
 
-@slow_probe(TIMEOUT, requirement_ids=TIMEOUT_REQUIREMENTS)
+@slow_probe(TIMEOUT)
 async def probe_timeout(client: AsyncTargetClient, profile: Profile) -> TimeoutOutcome:
     """Ask for a run that outlives the exit timeout, then follow it to its data."""
     hooks = profile.webhooks
@@ -427,7 +271,7 @@ async def probe_timeout(client: AsyncTargetClient, profile: Profile) -> TimeoutO
     )
 
 
-@slow_probe(JUST_UNDER, requirement_ids=JUST_UNDER_REQUIREMENTS)
+@slow_probe(JUST_UNDER)
 async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustUnderOutcome:
     """Ask for a run whose exit emits a safe margin before the exit timeout."""
     hooks = profile.webhooks
@@ -438,7 +282,7 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
     return JustUnderOutcome(exit=exit_payload, delay_seconds=delay, answer=answer)
 
 
-@slow_probe(BURST, requirement_ids=BURST_REQUIREMENTS, limit_test=True)
+@slow_probe(BURST, limit_test=True)
 async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutcome | None:
     """Open more simultaneous delayed runs than the target's limit, then find every run's data.
 
@@ -490,23 +334,3 @@ async def _follow(
 def _unique_exit(kind: str, **extra: Any) -> dict[str, Any]:
     """An exit payload no other run can produce (never shaped like the status/body convention)."""
     return {"conformance_probe": kind, "token": uuid.uuid4().hex, **extra}
-
-
-def _same_json(a: Any, b: Any) -> bool:
-    """Equality as JSON means it: `True` is not `1` (Python's == says it is)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def _answer_summary(run: RunTrace) -> str:
-    if run.answer.response is None:
-        return f"no answer: {run.answer.error}"
-    where = f", response URL polled {len(run.polls)} times" if run.polls else ""
-    if run.status != 200 and run.response_url is None:
-        where = ", no response URL"
-    return f"answered {run.status}{where}"

@@ -34,7 +34,6 @@ from conformance.redaction import redact, redact_headers, register_webhook_url
 __all__ = [
     "BACKGROUND",
     "ExchangeLog",
-    "active",
     "current_check",
     "har_entry",
     "install",
@@ -56,10 +55,6 @@ def install(log: ExchangeLog | None) -> None:
     """Make `log` the run's log (None: stop recording)."""
     global _active
     _active = log
-
-
-def active() -> ExchangeLog | None:
-    return _active
 
 
 def record(exchange: Exchange, started_at: datetime) -> None:

@@ -39,21 +39,13 @@ __all__ = ["Runtime", "WebhookEntry", "build_app", "build_runtime"]
 
 log = logging.getLogger(__name__)
 
-STATUS = "X-Tines-Status"
-EVENT_ID = "X-Tines-Event-ID"
-EXIT_ACTION_ID = "X-Tines-Exit-Action-ID"
-LIMIT_REACHED = "X-Tines-Limit-Reached"
-RESPONSE_LOCATION = "X-Tines-Response-Location"
-_METADATA = frozenset(
-    h.lower() for h in (STATUS, EVENT_ID, EXIT_ACTION_ID, LIMIT_REACHED, RESPONSE_LOCATION)
-)
-
-_LIVE_FIELDS = (
-    "pending_action_runs_count",
-    "concurrent_runs_count",
-    "tokens_used_percentage",
-    "not_working_actions_count",
-)
+_HEADERS = tines_spec.metadata_headers()
+STATUS = _HEADERS.status
+EVENT_ID = _HEADERS.event_id
+EXIT_ACTION_ID = _HEADERS.exit_action_id
+LIMIT_REACHED = _HEADERS.limit_reached
+RESPONSE_LOCATION = _HEADERS.response_location
+_METADATA = frozenset(h.lower() for h in _HEADERS.all)
 _DIGITS = re.compile(r"-?[0-9]+")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -254,23 +246,21 @@ class StoriesApi:
 
 
 def _live_activity(runtime: Runtime, story: Story) -> dict[str, Any]:
-    """The four live fields, from the engine's state now.
+    """The spec's live fields (`tines_spec.live_activity_fields`), each by name from the engine's
+    state now.
 
-    tokens_used_percentage is always 0.0: the engine has no AI actions, so no story uses tokens.
-    A story without a webhook never runs here, so its counts are zero.
+    A field the engine does not track is zero of its schema type: tokens_used_percentage is
+    always 0.0, since the engine has no AI actions, so no story uses tokens. A story without a
+    webhook never runs here, so its counts are zero.
     """
     engine = runtime.engine
-    if not engine.has_story(story.id):
-        values: list[Any] = [0, 0, 0.0, 0]
-    else:
-        activity = engine.live_activity(story.id)
-        values = [
-            activity.pending_action_runs_count,
-            activity.concurrent_runs_count,
-            0.0,
-            activity.not_working_actions_count,
-        ]
-    return dict(zip(_LIVE_FIELDS, values, strict=True))
+    activity = engine.live_activity(story.id) if engine.has_story(story.id) else None
+    properties = tines_spec.schema("story.schema.json")["properties"]
+    values: dict[str, Any] = {}
+    for name in tines_spec.live_activity_fields():
+        zero = 0.0 if properties[name]["type"] == "number" else 0
+        values[name] = getattr(activity, name, zero)
+    return values
 
 
 # ---------------------------------------------------------------------- webhook
@@ -474,6 +464,9 @@ def build_app(runtime: Runtime) -> ASGIApp:
             "/webhook/{path}/{secret}/{response_id}", make_response_url(runtime), methods=["GET"]
         ),
     ]
+    from reference_impl.story_admin import story_admin_routes  # imports app: import here
+
+    routes += story_admin_routes(runtime)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

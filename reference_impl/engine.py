@@ -181,6 +181,19 @@ class Engine:
     def has_story(self, story_id: int) -> bool:
         return story_id in self._stories
 
+    def add_story(self, graph: StoryGraph) -> None:
+        """Make a story imported at run time runnable."""
+        self._stories[graph.story_id] = _StoryState(graph)
+        self._meta[graph.story_id] = {
+            "story": {"id": graph.story_id, "name": graph.name, "is_test": graph.is_test}
+        }
+
+    def remove_story(self, story_id: int) -> None:
+        """Forget a deleted story; its queued runs are dropped, its running ones finish."""
+        state = self._stories.pop(story_id, None)
+        if state is not None:
+            state.queue.clear()
+
     async def stop(self) -> None:
         """Stop every run; what did not finish stays `running` in the store for the caller."""
         self._stopping = True

@@ -10,7 +10,11 @@ A fixture file is YAML: `stories:` a list of stories, each with
   /webhook/{path}/{secret} (the secret is generated per database, never written in a fixture),
   runs as a test run (`<<META.story.is_test>>`) when test_mode is true, and is the profile's
   probe or race story when role is `probe` or `race`;
-- `actions`: the action graph of a webhook story: `{id, name, kind, sources, options}`.
+- `actions`: the action graph of a webhook story: `{id, name, kind, sources, options}`;
+- `import`: instead of `actions` and `webhook.path`, the name of a story export file of
+  `spec/stories/` (`probe`, `race`), read through the story importer (`importer.py`): the graph,
+  the webhook's path and the export's own Get fields (name, description, guid, slug, tags,
+  keep_events_for) come from the file, its actions numbered from `10 * id + 1`.
 
 For a webhook story, the Get fields that describe the graph (entry_agent_id, exit_agents,
 api_enabled, api_entry_actions, api_exit_actions) are derived from `actions`, so that they cannot
@@ -24,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +37,7 @@ import yaml
 
 import tines_spec
 from reference_impl.engine import ACTION_KINDS, Action, ActionKind, StoryGraph
+from reference_impl.importer import ExportError, ImportedGraph, import_export
 
 __all__ = ["ROLES", "FixtureError", "Story", "builtin_fixtures", "load_fixtures"]
 
@@ -65,6 +71,8 @@ class Story:
     webhook_path: str | None
     graph: StoryGraph | None
     role: str | None = None
+    # An imported story's action IDs -> the agents' GUIDs in its export file.
+    action_guids: Mapping[int, str] = dataclass_field(default_factory=dict)
 
     def record(self, mode: str | None, draft_id: int | None) -> dict[str, Any]:
         """The Get answer for a mode and a draft, without live activity."""
@@ -154,9 +162,12 @@ def _story(file: str, where: str, entry: Any) -> Story:
     webhook_path: str | None = None
     graph: StoryGraph | None = None
     role: str | None = None
+    imported = _imported(file, where, entry, story_id)
+    if imported is not None:
+        get.update(imported.fields)
     if entry.get("webhook") is not None:
         webhook = _mapping(file, f"{where}.webhook", entry["webhook"])
-        webhook_path = webhook.get("path")
+        webhook_path = imported.webhook_path if imported else webhook.get("path")
         if not isinstance(webhook_path, str) or not _WEBHOOK_PATH.match(webhook_path):
             raise FixtureError(file, f"{where}.webhook.path", "must be letters, digits, _ or -")
         test_mode = webhook.get("test_mode", False)
@@ -165,7 +176,7 @@ def _story(file: str, where: str, entry: Any) -> Story:
         role = webhook.get("role")
         if role not in (None, *ROLES):
             raise FixtureError(file, f"{where}.webhook.role", f"must be one of {', '.join(ROLES)}")
-        actions = _actions(file, where, entry.get("actions"))
+        actions = imported.actions if imported else _actions(file, where, entry.get("actions"))
         graph = StoryGraph(story_id, str(get.get("name")), test_mode, actions)
         exits = [a.id for a in graph.exits]
         get.update(
@@ -175,9 +186,25 @@ def _story(file: str, where: str, entry: Any) -> Story:
             api_entry_actions=[graph.entry.id],
             api_exit_actions=exits,
         )
-    story = Story(story_id, get, versions, drafts, webhook_path, graph, role)
+    guids = imported.guids if imported else {}
+    story = Story(story_id, get, versions, drafts, webhook_path, graph, role, guids)
     _validate(file, where, story)
     return story
+
+
+def _imported(file: str, where: str, entry: dict[str, Any], story_id: int) -> ImportedGraph | None:
+    name = entry.get("import")
+    if name is None:
+        return None
+    if name not in tines_spec.story_export_names():
+        names = ", ".join(tines_spec.story_export_names())
+        raise FixtureError(file, f"{where}.import", f"must name a file of spec/stories/ ({names})")
+    if entry.get("webhook") is None or "actions" in entry:
+        raise FixtureError(file, f"{where}.import", "needs `webhook` and replaces `actions`")
+    try:
+        return import_export(tines_spec.story_export(name), first_action_id=10 * story_id + 1)
+    except ExportError as exc:
+        raise FixtureError(f"spec/stories/{name}.json", exc.field, exc.message) from None
 
 
 def _actions(file: str, where: str, raw: Any) -> tuple[Action, ...]:

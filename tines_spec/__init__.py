@@ -23,12 +23,18 @@ from referencing.jsonschema import DRAFT202012
 __all__ = [
     "LEVELS",
     "Catalogue",
+    "MetadataHeaders",
     "Requirement",
     "catalogue",
+    "live_activity_fields",
+    "metadata_headers",
+    "openapi",
     "openapi_path",
     "schema",
     "schema_registry",
     "spec_dir",
+    "story_export",
+    "story_export_names",
     "validator",
 ]
 
@@ -55,6 +61,57 @@ def spec_dir() -> Path:
 
 def openapi_path() -> Path:
     return spec_dir() / "openapi.yaml"
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document, parsed once for every reader (callers must not change it)."""
+    document: dict[str, Any] = yaml.safe_load(openapi_path().read_text(encoding="utf-8"))
+    return document
+
+
+@dataclass(frozen=True)
+class MetadataHeaders:
+    """The webhook's metadata headers, by role; the names are the OpenAPI document's
+    `components/headers`, so that neither side spells them (a header `X-Tines-Event-ID` is the
+    role `event_id`)."""
+
+    status: str
+    event_id: str
+    exit_action_id: str
+    limit_reached: str
+    response_location: str
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (
+            self.status,
+            self.event_id,
+            self.exit_action_id,
+            self.limit_reached,
+            self.response_location,
+        )
+
+
+_HEADER_PREFIX = "x-tines-"
+
+
+@cache
+def metadata_headers() -> MetadataHeaders:
+    names = openapi()["components"]["headers"]
+    by_role = {
+        name.lower().removeprefix(_HEADER_PREFIX).replace("-", "_"): name
+        for name in names
+        if name.lower().startswith(_HEADER_PREFIX)
+    }
+    return MetadataHeaders(**by_role)
+
+
+@cache
+def live_activity_fields() -> tuple[str, ...]:
+    """The Get document's live-activity fields (`story.schema.json#/$defs/liveActivityFields`),
+    which only `include_live_activity=true` adds."""
+    return tuple(schema("story.schema.json")["$defs"]["liveActivityFields"]["enum"])
 
 
 @dataclass(frozen=True)
@@ -134,6 +191,21 @@ def catalogue() -> Catalogue:
 def schema(name: str) -> dict[str, Any]:
     """A schema file of `spec/schemas/` by file name, e.g. `story.schema.json`."""
     loaded: dict[str, Any] = json.loads((spec_dir() / "schemas" / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def story_export_names() -> tuple[str, ...]:
+    """The story export files of `spec/stories/` by name (`probe`, `race`)."""
+    return tuple(sorted(p.stem for p in (spec_dir() / "stories").glob("*.json")))
+
+
+def story_export(name: str) -> dict[str, Any]:
+    """A story export file of `spec/stories/` (`probe`, `race`): what a tenant imports.
+
+    A fresh copy each call: importers rewrite parts of it (a new name, a new webhook secret).
+    """
+    path = spec_dir() / "stories" / f"{name}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+import tines_spec
 from conformance.exchange import Exchange
 from conformance.http import TargetClient
 from conformance.profile import Profile
@@ -35,6 +36,8 @@ from conformance.verify import (
     expect_no_body,
     expect_status,
 )
+
+HEADERS = tines_spec.metadata_headers()
 
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
@@ -166,8 +169,8 @@ def test_first_exit_to_execute_is_returned(target: TargetClient, profile: Profil
     ):
         expect_status(exchange, 200, "WH-BODY-003")
         expect_json_body(exchange, {"exit": winner, "token": token}, "WH-BODY-003")
-    first_id = expect_header(first_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
-    second_id = expect_header(second_wins, "X-Tines-Exit-Action-ID", "WH-META-007")
+    first_id = expect_header(first_wins, HEADERS.exit_action_id, "WH-META-007")
+    second_id = expect_header(second_wins, HEADERS.exit_action_id, "WH-META-007")
     expect_differs(
-        "X-Tines-Exit-Action-ID", first_id, second_id, "WH-META-007", [first_wins, second_wins]
+        HEADERS.exit_action_id, first_id, second_id, "WH-META-007", [first_wins, second_wins]
     )

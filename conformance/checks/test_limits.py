@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+import tines_spec
 from conformance.exchange import Exchange
 from conformance.long_waits import (
+    BURST,
     BurstOutcome,
     OutcomeSource,
     account_burst,
@@ -25,6 +27,8 @@ from conformance.result import CheckFailure
 from conformance.verify import expect_header, expect_valid
 
 # The operations every check of this module calls, for the dry-run plan.
+HEADERS = tines_spec.metadata_headers()
+
 pytestmark = pytest.mark.operations(
     "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
 )
@@ -70,6 +74,7 @@ def answers_201(outcome: BurstOutcome, ids: Sequence[str]) -> list[Exchange]:
     return created
 
 
+@pytest.mark.probe(BURST)
 @pytest.mark.requirement("WH-CONC-001", max_requests=0)
 def test_requests_beyond_the_limit_get_201(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
@@ -78,26 +83,29 @@ def test_requests_beyond_the_limit_get_201(
     answers_201(burst(background, profile, record_property, ids), ids)
 
 
+@pytest.mark.probe(BURST)
 @pytest.mark.requirement("WH-CONC-003", max_requests=0)
 def test_201_carries_status_and_limit_reached(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:
     ids = ["WH-CONC-003"]
     for answer in answers_201(burst(background, profile, record_property, ids), ids):
-        expect_header(answer, "X-Tines-Status", ids)
-        expect_header(answer, "X-Tines-Limit-Reached", ids)
+        expect_header(answer, HEADERS.status, ids)
+        expect_header(answer, HEADERS.limit_reached, ids)
 
 
+@pytest.mark.probe(BURST)
 @pytest.mark.requirement("WH-CONC-004", max_requests=0)
 def test_201_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty
 ) -> None:
     ids = ["WH-CONC-004"]
     for answer in answers_201(burst(background, profile, record_property, ids), ids):
-        location = expect_header(answer, "X-Tines-Response-Location", ids)
+        location = expect_header(answer, HEADERS.response_location, ids)
         expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
 
+@pytest.mark.probe(BURST)
 @pytest.mark.requirement("WH-CONC-002", max_requests=0)
 def test_every_run_of_the_burst_delivers_its_own_data(
     background: OutcomeSource, profile: Profile, record_property: RecordProperty

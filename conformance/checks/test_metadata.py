@@ -7,7 +7,6 @@ from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,17 +29,19 @@ from conformance.verify import (
     expect_status_in_range,
 )
 
+HEADERS = tines_spec.metadata_headers()
+
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations("POST /webhook/{path}/{secret}")
 
 
-_STATUS = "X-Tines-Status"
+_STATUS = HEADERS.status
 
 
 @cache
 def _documented_statuses() -> tuple[str, ...]:
     """The X-Tines-Status values the document lists, as the spec records them (its `examples`)."""
-    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    document = tines_spec.openapi()
     header = document["components"]["headers"][_STATUS]
     return tuple(header["schema"]["examples"])
 
@@ -77,9 +78,9 @@ def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> N
     emit two events."""
     first = target.probe({"run": 1})
     second = target.probe({"run": 2})
-    first_id = expect_header(first, "X-Tines-Event-ID", "WH-META-006")
-    second_id = expect_header(second, "X-Tines-Event-ID", "WH-META-006")
-    expect_differs("X-Tines-Event-ID", first_id, second_id, "WH-META-006", [first, second])
+    first_id = expect_header(first, HEADERS.event_id, "WH-META-006")
+    second_id = expect_header(second, HEADERS.event_id, "WH-META-006")
+    expect_differs(HEADERS.event_id, first_id, second_id, "WH-META-006", [first, second])
 
 
 @pytest.mark.requirement("WH-META-007", max_requests=1)
@@ -87,7 +88,7 @@ def test_event_id_is_present_and_differs_between_runs(target: TargetClient) -> N
 @given(payload=default_payloads())
 def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
     """ "`X-Tines-Exit-Action-ID`: The ID of the exit action that produced the event"."""
-    expect_header(target.probe(payload), "X-Tines-Exit-Action-ID", "WH-META-007")
+    expect_header(target.probe(payload), HEADERS.exit_action_id, "WH-META-007")
 
 
 @pytest.mark.requirement("WH-META-009", max_requests=1)
@@ -96,7 +97,7 @@ def test_exit_action_id_is_present(target: TargetClient, payload: Any) -> None:
 def test_data_response_names_no_limit(target: TargetClient, payload: Any) -> None:
     """ "If the request reached a limit, the limit that was reached will be included here": a
     request that got its data reached none."""
-    expect_header_absent(target.probe(payload), "X-Tines-Limit-Reached", "WH-META-009")
+    expect_header_absent(target.probe(payload), HEADERS.limit_reached, "WH-META-009")
 
 
 @pytest.mark.requirement("WH-META-001", "WH-META-005", max_requests=1)

@@ -13,9 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+import tines_spec
 from conformance.exchange import RESPONSE_LOCATION, Exchange
 from conformance.http import TargetClient
 from conformance.long_waits import (
+    TIMEOUT,
     OutcomeSource,
     timeout_answer,
     timeout_outcome,
@@ -35,6 +37,8 @@ from conformance.verify import (
 )
 
 # The operations every check of this module calls, for the dry-run plan.
+HEADERS = tines_spec.metadata_headers()
+
 pytestmark = pytest.mark.operations(
     "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
 )
@@ -45,6 +49,7 @@ ABSOLUTE_URL = ("limit-body.schema.json", "/$defs/absoluteUrl")
 LOCATION = RESPONSE_LOCATION
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-META-010", max_requests=0)
 def test_timeout_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile
@@ -55,6 +60,7 @@ def test_timeout_carries_an_absolute_response_location(
     expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-RURL-002", max_requests=0)
 def test_response_location_equals_the_body_response_url(
     background: OutcomeSource, profile: Profile
@@ -73,6 +79,7 @@ def test_response_location_equals_the_body_response_url(
         )
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-RURL-003", max_requests=0)
 def test_response_url_before_the_data_is_not_taken_for_it(
     background: OutcomeSource, profile: Profile
@@ -93,9 +100,10 @@ def test_response_url_before_the_data_is_not_taken_for_it(
                 "exit_timeout_seconds shorter than the target's?); the 200 seen then is legitimate"
             )
     expect_status_not(first, [200], ids)
-    expect_header_not(first, "X-Tines-Status", "data_received", ids)
+    expect_header_not(first, HEADERS.status, "data_received", ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-RURL-001", max_requests=0)
 def test_response_url_returns_exactly_this_runs_payload(
     background: OutcomeSource, profile: Profile
@@ -116,6 +124,7 @@ def test_response_url_returns_exactly_this_runs_payload(
     expect_json_body(last, run.exit, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-RURL-004", max_requests=1)
 def test_unknown_response_id_is_not_found(
     background: OutcomeSource, profile: Profile, target: TargetClient
@@ -138,5 +147,5 @@ def with_last_segment(url: str, segment: str) -> str:
 def _claims_data(exchange: Exchange) -> bool:
     response = exchange.response
     return response is not None and (
-        response.status == 200 or response.header("X-Tines-Status") == "data_received"
+        response.status == 200 or response.header(HEADERS.status) == "data_received"
     )

@@ -12,6 +12,8 @@ import pytest
 
 import tines_spec
 from conformance.long_waits import (
+    JUST_UNDER,
+    TIMEOUT,
     OutcomeSource,
     just_under_outcome,
     timeout_answer,
@@ -29,6 +31,8 @@ from conformance.verify import (
 )
 
 # The operations every check of this module calls, for the dry-run plan.
+HEADERS = tines_spec.metadata_headers()
+
 pytestmark = pytest.mark.operations(
     "POST /webhook/{path}/{secret}", "GET /webhook/{path}/{secret}/{response_id}"
 )
@@ -37,6 +41,7 @@ pytestmark = pytest.mark.operations(
 TIMEOUT_BODY = "timeout-body.schema.json"
 
 
+@pytest.mark.probe(JUST_UNDER)
 @pytest.mark.requirement("WH-TIME-001", max_requests=0)
 def test_just_under_the_timeout_returns_the_data(
     background: OutcomeSource, profile: Profile
@@ -49,12 +54,14 @@ def test_just_under_the_timeout_returns_the_data(
     expect_json_body(outcome.answer, outcome.exit, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
     timeout_answer(timeout_outcome(background, profile, ids), ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-003", max_requests=0)
 def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
@@ -64,21 +71,24 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-META-003", max_requests=0)
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
     answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
-    expect_header_equals(answer, "X-Tines-Status", "ok", ids)
+    expect_header_equals(answer, HEADERS.status, "ok", ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
     answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
-    expect_header(answer, "X-Tines-Limit-Reached", ids)
+    expect_header(answer, HEADERS.limit_reached, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-005", max_requests=0)
 def test_timeout_limit_header_agrees_with_the_body(
     background: OutcomeSource, profile: Profile
@@ -87,9 +97,10 @@ def test_timeout_limit_header_agrees_with_the_body(
     ids = ["WH-TIME-005"]
     answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
-    expect_header_equals(answer, "X-Tines-Limit-Reached", limit, ids)
+    expect_header_equals(answer, HEADERS.limit_reached, limit, ids)
 
 
+@pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-004", max_requests=0)
 def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Profile) -> None:
     """The run goes on after the 504: its exit event appears at the response URL in time."""

@@ -23,7 +23,6 @@ from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 
 import tines_spec
 
@@ -60,7 +59,7 @@ def _marker_kwarg(item: pytest.Item, name: str) -> Any:
 def _operations() -> dict[str, str]:
     """Each operation ("POST /webhook/{path}/{secret}") and the text of its whole definition,
     components it references included, as one JSON string to search."""
-    document = yaml.safe_load(tines_spec.openapi_path().read_text(encoding="utf-8"))
+    document = tines_spec.openapi()
 
     def resolve(pointer: str) -> Any:
         node: Any = document

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import uvicorn
 
+import tines_spec
+
 Headers = list[tuple[str, str]]
 Route = Literal["stories", "probe", "race", "response_url", "other"]
 
@@ -40,7 +42,7 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_URL_HEADERS = frozenset({"x-tines-response-location", "location"})
+_URL_HEADERS = frozenset({tines_spec.metadata_headers().response_location.lower(), "location"})
 _NO_JSON = object()
 
 

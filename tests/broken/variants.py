@@ -27,11 +27,12 @@ import tines_spec
 
 from .proxy import Call, Incoming, Mutation, Outgoing, is_json
 
-_STATUS = "X-Tines-Status"
-_EVENT_ID = "X-Tines-Event-ID"
-_EXIT_ACTION_ID = "X-Tines-Exit-Action-ID"
-_LIMIT = "X-Tines-Limit-Reached"
-_LOCATION = "X-Tines-Response-Location"
+_HEADERS = tines_spec.metadata_headers()
+_STATUS = _HEADERS.status
+_EVENT_ID = _HEADERS.event_id
+_EXIT_ACTION_ID = _HEADERS.exit_action_id
+_LIMIT = _HEADERS.limit_reached
+_LOCATION = _HEADERS.response_location
 _WEBHOOK_ROUTES = ("probe", "race", "response_url")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 

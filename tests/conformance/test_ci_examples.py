@@ -225,7 +225,7 @@ def github_run_step() -> str:
     return script
 
 
-@pytest.mark.parametrize(("code", "step_exit"), [(0, 0), (1, 0), (130, 0), (2, 2), (3, 3)])
+@pytest.mark.parametrize(("code", "step_exit"), [(0, 0), (1, 0), (4, 0), (130, 0), (2, 2), (3, 3)])
 def test_github_run_step_goes_on_to_publish_unless_there_is_no_report(
     tmp_path: Path, fake_conformance: Path, code: int, step_exit: int
 ) -> None:
@@ -236,7 +236,7 @@ def test_github_run_step_goes_on_to_publish_unless_there_is_no_report(
 
 @pytest.mark.parametrize(
     ("run_code", "gate_code", "job_exit"),
-    [(1, 0, 0), (1, 1, 1), (0, 1, 1), (130, 1, 1), (3, 0, 3)],
+    [(1, 0, 0), (1, 1, 1), (0, 1, 1), (4, 0, 0), (130, 1, 1), (3, 0, 3)],
 )
 def test_gitlab_script_lets_the_gate_decide(
     tmp_path: Path, fake_conformance: Path, run_code: int, gate_code: int, job_exit: int

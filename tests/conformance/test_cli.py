@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conformance import cli
+from conformance.exit_codes import EXIT_DEADLINE
 from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
 
 SAMPLE_CHECKS = """
@@ -350,7 +351,7 @@ def test_run_deadline_ends_the_run_as_interrupted(
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 130, out + err
+    assert process.returncode == EXIT_DEADLINE, out + err
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["outcome"] == "interrupted"
     verdict = next(r for r in summary["requirements"] if r["id"] == "STORY-GET-001")

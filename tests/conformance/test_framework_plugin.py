@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from conformance.evidence import _failure
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
-from conformance.plugin import _failure, parse_levels
 from conformance.reporting.outcomes import Evidence
 from conformance.reporting.plan import operations_for
 from conformance.result import CheckFailure
+from conformance.run_options import parse_levels
 
 
 def test_levels_are_parsed_in_catalogue_order() -> None:

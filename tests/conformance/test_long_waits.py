@@ -9,6 +9,7 @@ fail naming its requirement; the correct behaviour must pass. No server, no wait
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ import yaml
 
 from conformance import demo, long_waits
 from conformance.background import Scheduler
+from conformance.check_marks import check_functions, marks, serve_builtin_checks
 from conformance.checks import test_limits as limit_checks
 from conformance.checks import test_response_url as rurl_checks
 from conformance.checks import test_timeouts as timeout_checks
@@ -33,7 +35,6 @@ from conformance.http import AsyncTargetClient
 from conformance.long_waits import (
     BURST,
     JUST_UNDER,
-    SLOW_REQUIREMENTS,
     TIMEOUT,
     BurstOutcome,
     JustUnderOutcome,
@@ -48,6 +49,9 @@ from conformance.result import CheckFailure
 HOOK = "http://target.test/webhook/probe/s3cr3t-value"
 CHECK_MODULES = (timeout_checks, rurl_checks, limit_checks)
 CHECKS = Path(timeout_checks.__file__).parent
+
+
+SLOW_REQUIREMENTS = serve_builtin_checks()
 
 
 def response(
@@ -644,3 +648,22 @@ def test_a_target_that_hangs_or_resets_fails_every_slow_check_with_its_reason(
     expected = ("no answer within 1 s", "connection reset by the target")
     for reason in reasons:
         assert any(why in reason for why in expected), reason
+
+
+def test_every_check_that_reads_a_probe_is_started_by_its_own_requirements() -> None:
+    """A check that reads the background names the probe it reads (`@pytest.mark.probe`), and
+    selecting any one of its requirements alone (`--only ID`) starts that probe. A check added
+    without the mark would otherwise fail under `--only` with a LookupError."""
+    readers = [
+        (name, function)
+        for name, function in check_functions()
+        if "background" in inspect.signature(function).parameters
+    ]
+    assert len(readers) >= 3
+    scheduler = Scheduler()
+    for name, function in readers:
+        probes = set(marks(function, "probe"))
+        assert probes, f"{name} reads the background but names no probe"
+        for rid in marks(function, "requirement"):
+            planned = {probe.name for probe in scheduler.plan({rid}, include_limit_test=True)}
+            assert probes <= planned, f"--only {rid} would not start {probes} for {name}"

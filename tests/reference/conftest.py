@@ -6,6 +6,7 @@ stops it with SIGTERM. Tests wait on conditions with deadlines (`wait_until`), n
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +43,21 @@ def wait_until(
         if time.monotonic() > ends:
             raise AssertionError(f"condition not met within {deadline} s; last value: {value!r}")
         time.sleep(interval)
+
+
+async def wait_until_async(
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    deadline: float,
+    interval: float = 0.01,
+) -> None:
+    """Await `condition` until it holds; fail when the deadline passes (the asyncio twin of
+    `wait_until`, for checks made on the engine's own loop)."""
+    ends = time.monotonic() + deadline
+    while not await condition():
+        if time.monotonic() > ends:
+            raise AssertionError(f"condition not met within {deadline} s")
+        await asyncio.sleep(interval)
 
 
 class ServerProcess:

@@ -12,6 +12,8 @@ from reference_impl.engine import Engine, ExitEvent, StoryGraph
 from reference_impl.fixtures import builtin_fixtures
 from reference_impl.store import RunStore, StoreClosedError
 
+from .conftest import wait_until_async
+
 
 def graph(role: str) -> StoryGraph:
     story = next(s for s in builtin_fixtures() if s.role == role)
@@ -119,8 +121,10 @@ def test_race_first_exit_wins_and_the_other_branch_completes() -> None:
             record = store.get_run(handle.run_id)
             return record is not None and record.status == "completed"
 
-        while not await asyncio.to_thread(both_exits_stored):
-            await asyncio.sleep(0.02)
+        async def stored() -> bool:
+            return await asyncio.to_thread(both_exits_stored)
+
+        await wait_until_async(stored, deadline=5, interval=0.02)
         events = await asyncio.to_thread(store.events_of, handle.run_id)
         exit_ids = {str(a.id) for a in RACE.exits}
         assert sorted(e[2]["exit"] for e in events if e[1] in exit_ids) == ["first", "second"]
@@ -148,8 +152,11 @@ def test_runs_beyond_the_slots_queue_and_all_finish() -> None:
 def test_a_bad_delay_marks_the_action_not_working_until_it_emits() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         bad = engine.submit(PROBE.story_id, probe_event(1, "soon"))
-        while engine.live_activity(PROBE.story_id).concurrent_runs_count:
-            await asyncio.sleep(0.01)
+
+        async def idle() -> bool:
+            return not engine.live_activity(PROBE.story_id).concurrent_runs_count
+
+        await wait_until_async(idle, deadline=5)
         assert not bad.result.done()
         assert engine.live_activity(PROBE.story_id).not_working_actions_count == 1
         good = engine.submit(PROBE.story_id, probe_event(2))

@@ -1,0 +1,26 @@
+"""The exit codes of `conformance run` and `demo`: the one table the CLI, the plugin and CI rely on.
+
+0 every requirement at the chosen levels passed (or was skipped for a stated profile reason);
+1 a requirement failed; 2 a usage or profile error; 3 set-up failed (the target cannot be reached,
+the reference would not start); 4 the run deadline was reached (the partial report is written);
+130 interrupted (Ctrl-C; the partial report is written).
+"""
+
+from __future__ import annotations
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_DEADLINE = 4
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other shell tools
+
+# The table as `conformance run --help` prints it.
+EXIT_CODES_HELP = (
+    f"exit codes: {EXIT_PASSED} every requirement at the chosen levels passed; "
+    f"{EXIT_FAILED} a requirement failed; {EXIT_USAGE} usage or profile error; "
+    f"{EXIT_UNREACHABLE} set-up failed (target unreachable, etc.); "
+    f"{EXIT_DEADLINE} run deadline reached (partial report written); "
+    f"{EXIT_INTERRUPTED} interrupted (Ctrl-C)"
+)

@@ -1,0 +1,80 @@
+"""Selection: which collected checks a run keeps, by level and ID, and the dry run's plan.
+
+A typo in `--conformance-only` or in a check's marker is a usage error, never an empty run; the
+checks whose requirements are all outside the selected levels and IDs are deselected; each kept
+check carries its requirements' IDs, levels and sentences as JUnit properties and Allure labels.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import tines_spec
+from conformance.allure_labels import allure_active, label_for_allure
+from conformance.background import serve_checks
+from conformance.redaction import redact
+from conformance.reporting.outcomes import CheckOutcome
+from conformance.reporting.plan import plan_check, render_plan, requirement_ids
+from conformance.run_state import RunState, usage_exit
+
+
+def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> None:
+    """Deselect what the run does not ask for, order the rest, and label what is kept."""
+    catalogue = tines_spec.catalogue()
+    bad = [
+        f"{item.nodeid} names {rid}"
+        for item in items
+        for rid in requirement_ids(item)
+        if rid not in catalogue
+    ]
+    if bad:
+        usage_exit(f"unknown requirement ID in a check's marker: {'; '.join(bad[:5])}")
+    try:
+        serve_checks((item.nodeid, requirement_ids(item), item.iter_markers()) for item in items)
+    except LookupError as exc:
+        usage_exit(str(exc))
+    selected = {r.id for r in catalogue.at_levels(state.levels)}
+    if state.only:
+        selected &= set(state.only)
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        ids = set(requirement_ids(item))
+        keep = bool(ids & selected) if ids else not state.only
+        (kept if keep else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    if not kept:
+        asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
+        usage_exit(f"no check covers {asked}: nothing would run")
+    # Checks that read a background probe's outcome go last (a stable sort keeps the rest in
+    # order): the fast checks then run while the long waits are under way, and the burst, which
+    # holds the target's run slots, starts only once no fast check can be starved by it.
+    items.sort(key=lambda item: "background" in getattr(item, "fixturenames", ()))
+    state.selected_ids = tuple(r.id for r in catalogue.requirements if r.id in selected)
+    allure_on = allure_active(config)
+    for item in kept:
+        ids_here = requirement_ids(item)
+        state.outcomes[item.nodeid] = CheckOutcome(item.nodeid, ids_here)
+        for rid in ids_here:
+            requirement = catalogue[rid]
+            item.user_properties.append(("requirement", rid))
+            item.user_properties.append(("level", f"{rid}: {requirement.level}"))
+            item.user_properties.append(("sentence", f"{rid}: {requirement.sentence}"))
+        if allure_on and ids_here:
+            label_for_allure(item, ids_here)
+
+
+def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
+    """The dry run's plan (see `conformance.reporting.plan`)."""
+    probes = state.scheduler.plan(state.selected_ids, state.include_limit_test)
+    return render_plan(
+        [plan_check(item, state.max_examples, len(state.profile.stories.ids)) for item in items],
+        header=f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
+        "nothing will be sent",
+        probes=[(probe.name, tuple(probe.requirement_ids)) for probe in probes],
+        max_examples=state.max_examples,
+        rate=state.profile.safety.max_requests_per_second,
+        in_flight=state.profile.safety.max_in_flight,
+    )
