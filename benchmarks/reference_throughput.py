@@ -186,7 +186,8 @@ def benchmark(args: argparse.Namespace) -> bool:
                 pinned(reference_command(tmp, args.connections), server_cpus),
                 env,
                 tmp / "reference.log",
-                describe_uvicorn(*uvicorn_auto_stack()) + " (what uvicorn's auto picks here)",
+                "not logged by the server; uvicorn's auto would pick "
+                + describe_uvicorn(*uvicorn_auto_stack()),
             )
         )
         endpoints = endpoints_from_profile(tmp / "profile.yaml", api_key, args.story_id)
