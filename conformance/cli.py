@@ -1,15 +1,15 @@
 """`conformance run / demo / requirements`: parse, call the library, map outcomes to exit codes.
 
-Exit codes of `conformance run` (and of `demo`, which ends with one) are `conformance.exit_codes`:
-0 every selected requirement passed or was skipped for a profile reason; 1 a requirement failed;
-2 a usage or profile error (one line naming the file and the field); 3 set-up failed, e.g. the
-target cannot be reached (one line naming the URL and why); 4 the run deadline was reached;
-130 the run was interrupted. After 4 and 130 the partial report is written.
+Exit codes of `conformance run` (and of `demo`, which ends with one) are `conformance.exit_codes`: 0
+every requirement passed (or is not observable); 1 one failed or was blocked, or the run showed less
+(skipped, untested, --only), as the gate without expectations says; 2 a usage or profile error (one
+line naming the file and the field); 3 set-up failed, e.g. the target cannot be reached (one line
+naming the URL and why); 4 the run deadline was reached; 130 the run was interrupted. After 4 and
+130 the partial report is written.
 
-On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare`
-exits 1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage
-error (a missing or malformed file, an unknown option value).
-"""
+On a finished run's summary.json: `gate` exits 0 when it passes and 1 when it fails; `compare` exits
+1 when a requirement newly fails and 0 otherwise; `report` exits 0. Each exits 2 on a usage error (a
+missing or malformed file, an unknown option value)."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def exit_code(pytest_code: int, state: Any) -> int:
         return EXIT_FAILED
     if state.summary.outcome == "interrupted":
         return EXIT_DEADLINE if state.deadline_passed else EXIT_INTERRUPTED
-    if state.summary.outcome == "failed" or pytest_code not in (0, 5):
+    if state.summary.outcome in ("failed", "incomplete") or pytest_code not in (0, 5):
         return EXIT_FAILED
     return EXIT_PASSED
 

@@ -18,13 +18,15 @@ class RunDeadline(KeyboardInterrupt):
     as it does at Ctrl-C, and the report marks what did not run as untested."""
 
 
-def arm_deadline(state: RunState) -> None:
+def arm_deadline(state: RunState, spent: float = 0.0) -> None:
     """Stop the run at safety.run_deadline_seconds as Ctrl-C would, from wherever it is waiting.
 
     On POSIX a SIGALRM timer raises `RunDeadline` in the main thread, which also breaks a blocking
-    socket read; elsewhere a timer thread interrupts the main thread.
+    socket read; elsewhere a timer thread interrupts the main thread. `spent`: the seconds of the
+    run already gone (the reachability check `conformance run` made before pytest started).
     """
     seconds = state.profile.safety.run_deadline_seconds
+    left = max(0.001, seconds - spent)
 
     def expire() -> None:
         state.stopped = f"the run deadline of {seconds:g} s passed"
@@ -38,7 +40,7 @@ def arm_deadline(state: RunState) -> None:
             raise RunDeadline(state.stopped)
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, left)
 
         def disarm() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -52,7 +54,7 @@ def arm_deadline(state: RunState) -> None:
             expire()
             _thread.interrupt_main()
 
-        timer = threading.Timer(seconds, fire)
+        timer = threading.Timer(left, fire)
         timer.daemon = True
         timer.start()
         state._disarm.append(timer.cancel)

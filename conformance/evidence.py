@@ -16,8 +16,9 @@ import pytest
 from conformance.background import ProbeCancelled
 from conformance.redaction import redact
 from conformance.reporting.outcomes import Evidence
-from conformance.result import CheckFailure
+from conformance.result import Blocked, CheckFailure, NoEvidence
 from conformance.run_state import RunState
+from conformance.verdicts import AttemptVerdicts, judge_attempt
 
 _DETAILS_LIMIT = 20_000
 
@@ -31,6 +32,7 @@ class AttemptFailure:
     failed_ids: tuple[str, ...]
     evidence: Evidence | None
     stopped: bool = False
+    verdicts: AttemptVerdicts | None = None
 
 
 _ATTEMPT = "conformance_attempt"
@@ -43,19 +45,23 @@ def read_attempt(
 ) -> None:
     """Keep a failed phase's reason and evidence on its report, for `count_report`."""
     outcome = state.outcomes[item.nodeid]
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.skipped and isinstance(error, Blocked | NoEvidence):
+        verdicts = judge_attempt([error], outcome.requirement_ids)
+        reason = error.summary if isinstance(error, Blocked) else f"no evidence: {error.reason}"
+        setattr(report, _ATTEMPT, AttemptFailure(reason, (), None, verdicts=verdicts))
     if report.failed:
-        error = call.excinfo.value if call.excinfo is not None else None
         if isinstance(error, ProbeCancelled) and state.stopped:
             setattr(report, _ATTEMPT, AttemptFailure(state.stopped, (), None, stopped=True))
             return
-        reason, failed_ids, evidence = _failure(
+        reason, failed_ids, evidence, verdicts = _failure(
             error,
             outcome.requirement_ids,
             report,
             check=item.nodeid,
             reproduce=state.options.reproduction,
         )
-        setattr(report, _ATTEMPT, AttemptFailure(reason, failed_ids, evidence))
+        setattr(report, _ATTEMPT, AttemptFailure(reason, failed_ids, evidence, verdicts=verdicts))
         report.sections.append(("conformance", f"hypothesis seed: {state.seed}"))
         report.sections.append(("reproduce", evidence.reproduce))
 
@@ -84,12 +90,16 @@ def count_report(report: pytest.TestReport, state: RunState) -> None:
         if attempt is not None:
             outcome.reason, outcome.failed_ids = attempt.reason, attempt.failed_ids
             outcome.evidence = attempt.evidence
+            outcome.take(attempt.verdicts)
         else:  # a failure no makereport of ours saw: count it against every requirement
             outcome.reason = redact(report.longreprtext.strip().splitlines()[-1][:300])
             outcome.failed_ids = outcome.requirement_ids
     elif report.skipped and outcome.status != "failed":
         outcome.status = "skipped"
         outcome.reason = _skip_reason(report)
+        if attempt is not None and attempt.verdicts is not None:
+            outcome.reason = attempt.reason
+            outcome.take(attempt.verdicts)
     elif report.passed and report.when == "call" and outcome.status == "notrun":
         outcome.status = "passed"
 
@@ -101,7 +111,7 @@ def _failure(
     *,
     check: str,
     reproduce: Callable[[tuple[str, ...]], str],
-) -> tuple[str, tuple[str, ...], Evidence]:
+) -> tuple[str, tuple[str, ...], Evidence, AttemptVerdicts]:
     """The one-line reason, the requirements a failure names, and its evidence.
 
     Hypothesis reports several distinct failures as an exception group: the check failures in it
@@ -109,15 +119,13 @@ def _failure(
     """
     leaves = _leaves(error) if error is not None else []
     failures = [leaf for leaf in leaves if isinstance(leaf, CheckFailure)]
+    # Per requirement of the check: failed, blocked by a failed precondition, or unreached
+    # (`conformance.verdicts`); an error beside the failures counts against them all.
+    verdicts = judge_attempt(leaves or [AssertionError()], test_ids)
     if failures:
-        named: list[str] = []
-        for failure in failures:
-            named.extend(r for r in failure.requirement_ids if r in test_ids and r not in named)
-        if len(failures) < len(leaves):  # an error beside them: it counts against them all
-            named = list(test_ids)
         more = f" (and {len(leaves) - 1} more failures)" if len(leaves) > 1 else ""
         reason = redact(failures[0].reason + more)
-        failed_ids = tuple(named) or test_ids
+        failed_ids = verdicts.failed or (() if verdicts.blocked else test_ids)
         head = failures[0]
         exchange = head.exchange or next(iter(head.extra_exchanges), None)
         details = "\n\n".join(f.render() for f in failures)
@@ -144,9 +152,9 @@ def _failure(
         actual=redact(actual),
         details=redact(details),
         curl=curl,
-        reproduce=reproduce(failed_ids),
+        reproduce=reproduce(failed_ids or test_ids),
     )
-    return reason, failed_ids, evidence
+    return reason, failed_ids, evidence, verdicts
 
 
 def _leaves(error: BaseException) -> list[BaseException]:

@@ -1,10 +1,11 @@
 """The exit codes of `conformance run` and `demo`: the one table the CLI, the plugin and CI rely on.
 
-0 every requirement at the chosen levels passed (or was skipped for a stated profile reason);
-1 a requirement failed; 2 a usage or profile error; 3 set-up failed (the target cannot be reached,
-the reference would not start); 4 the run deadline was reached (the partial report is written);
-130 interrupted (Ctrl-C; the partial report is written).
-"""
+0 every requirement at the chosen levels passed (or is not observable over HTTP); 1 a requirement
+failed or was blocked, or the run shows less than that (one skipped or untested, or a run limited
+with --only): exactly when `conformance gate` without expectations fails; 2 a usage or profile
+error; 3 set-up failed (the target cannot be reached, the reference would not start); 4 the run
+deadline was reached (the partial report is written); 130 interrupted (Ctrl-C; the partial report is
+written)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ EXIT_BROKEN_PIPE = 128 + 13  # as if killed by SIGPIPE, like other shell tools
 # The table as `conformance run --help` prints it.
 EXIT_CODES_HELP = (
     f"exit codes: {EXIT_PASSED} every requirement at the chosen levels passed; "
-    f"{EXIT_FAILED} a requirement failed; {EXIT_USAGE} usage or profile error; "
+    f"{EXIT_FAILED} a requirement failed or was blocked, or some were not shown (as the gate "
+    f"says); {EXIT_USAGE} usage or profile error; "
     f"{EXIT_UNREACHABLE} set-up failed (target unreachable, etc.); "
     f"{EXIT_DEADLINE} run deadline reached (partial report written); "
     f"{EXIT_INTERRUPTED} interrupted (Ctrl-C)"

@@ -3,9 +3,12 @@
 The run's own exit code says whether the target met every requirement; the gate says whether the
 pipeline may go on. They differ on purpose, and only where a person decided they should:
 
-- Silence is not conformance. At a gated level a requirement that failed, that no check covered
-  (`untested`) or whose check was skipped blocks the gate, and gating a level the run did not
-  include is a usage error, not a pass.
+- Silence is not conformance. At a gated level a requirement that failed, that was blocked by
+  another's failure, that no check covered (`untested`) or whose check was skipped blocks the
+  gate, and gating a level the run did not include is a usage error, not a pass. A requirement
+  no HTTP exchange can show (`not-observable`) does not block it: no run could ever pass it.
+- Without an expectations file, at the levels the run included, the gate's verdict is the run's
+  own outcome (`conformance run` exits 0 exactly when this gate passes).
 - An unexpired expectation excuses its requirement but keeps it in the log, with its reason.
 - An expectation outlives neither its fix nor its date: one whose requirement now passes is
   reported so the file gets cleaned, and one whose date has passed blocks the gate again, even
@@ -26,10 +29,11 @@ import tines_spec
 from conformance.errors import UsageError
 from conformance.expectations import Expectation
 from conformance.redaction import redact
+from conformance.reporting.outcomes import NOT_PASSING
 
 __all__ = ["Blocker", "GateResult", "evaluate", "render_gate"]
 
-BLOCKING_STATUSES = ("failed", "untested", "skipped")
+BLOCKING_STATUSES = NOT_PASSING
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,8 @@ def evaluate(
             now_passing.append(expectation)
     # MUST before SHOULD; within a level, failures first, then silence; an expired entry whose
     # requirement passes (the only blocker that passed) last.
-    rank = {status: i for i, status in enumerate((*BLOCKING_STATUSES, "passed"))}
+    order: tuple[str, ...] = (*BLOCKING_STATUSES, "not-observable", "passed")
+    rank = {status: i for i, status in enumerate(order)}
     blocking.sort(key=lambda b: (tines_spec.LEVELS.index(b.level), rank[b.status]))
     return GateResult(
         levels=gated,

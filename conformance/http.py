@@ -28,6 +28,16 @@ import httpx
 
 import tines_spec
 from conformance import __version__, recording
+from conformance.bounded import (
+    NOT_FETCHED,
+    AnswerTooLarge,
+    Origins,
+    Unfinished,
+    budget,
+    read_capped,
+    read_capped_async,
+    with_deadlines,
+)
 from conformance.caps import Caps, shared_caps
 from conformance.errors import TargetUnreachable
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
@@ -83,6 +93,8 @@ def story_url(profile: Profile, story_id: int | str) -> str:
 
 def describe_transport_error(exc: BaseException, timeout: float) -> str:
     """One line saying why no HTTP answer came: refused, DNS, TLS, timeout, reset."""
+    if isinstance(exc, Unfinished):
+        return str(exc)
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         return f"{NO_ANSWER} {timeout:g} s ({type(exc).__name__})"
     cause: BaseException | None = exc
@@ -112,16 +124,30 @@ def describe_transport_error(exc: BaseException, timeout: float) -> str:
 
 
 def ensure_reachable(client: TargetClient) -> Exchange:
-    """One GET of the first story: no HTTP answer at all (refused, DNS, TLS) ends the run early.
+    """One GET of the first story: no usable HTTP answer ends the run early, in one line.
 
-    A slow target is not unreachable: its checks fail one by one with their timeouts. The
-    exchange is returned, so that the run's record of its traffic can include it.
+    Refused, DNS, TLS, bytes that are not HTTP, no answer within PREFLIGHT_TIMEOUT_SECONDS (or
+    within the run deadline, if shorter), an answer that trickles or passes the size cap: a
+    target that cannot answer one story read in that time would only make every check wait out
+    its timeout, until the run deadline. The exchange is returned, so that the run's record of
+    its traffic can include it.
     """
     profile = client.profile
-    exchange = client.get_story(profile.stories.ids[0], timeout=PREFLIGHT_TIMEOUT_SECONDS)
-    if exchange.response is None and not (exchange.error or "").startswith(NO_ANSWER):
+    seconds = min(PREFLIGHT_TIMEOUT_SECONDS, profile.safety.run_deadline_seconds / 2)
+    exchange = client.get_story(
+        profile.stories.ids[0], timeout=seconds, answer_timeout=PREFLIGHT_TIMEOUT_SECONDS
+    )
+    if exchange.response is None:
         raise TargetUnreachable(redact(profile.target.base_url), exchange.error or "no answer")
     return exchange
+
+
+def _trickled(seconds: float) -> Unfinished:
+    return Unfinished(f"no complete answer within {seconds:g} s (a trickle counts as silence)")
+
+
+def _refused(exchange: Exchange) -> bool:
+    return exchange.response is None and (exchange.error or "").startswith(NOT_FETCHED)
 
 
 def _header_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...]:
@@ -141,6 +167,10 @@ class _ClientCore:
         self.profile = profile
         self.run_id = run_id
         self.caps = caps or shared_caps(profile.safety)
+        self.origins = Origins(
+            (profile.target.base_url, profile.webhooks.probe_url, profile.webhooks.race_url),
+            profile.safety.allowed_hosts,
+        )
         self._count_lock = threading.Lock()
         self._requests_sent = 0
 
@@ -164,6 +194,24 @@ class _ClientCore:
 
     def _timeout(self, timeout: float | None) -> float:
         return self.profile.safety.request_timeout_seconds if timeout is None else timeout
+
+    def _answer_timeout(self, timeout: float | None) -> float:
+        return self.profile.safety.answer_seconds if timeout is None else timeout
+
+    def _refused(self, sent: SentRequest) -> Exchange | None:
+        """A request for a URL outside the target's origins (`Origins`): not sent, and recorded
+        with its reason, which the check relying on that URL reports as its finding."""
+        reason = self.origins.refusal(sent.url)
+        if reason is None:
+            return None
+        exchange = Exchange(sent, None, error=redact(reason))
+        recording.record(exchange, recording.now())
+        return exchange
+
+    def _cut(self, sent: SentRequest, started_at: datetime, exc: AnswerTooLarge) -> Exchange:
+        exchange = Exchange(sent, None, error=str(exc))
+        recording.record(exchange, started_at)
+        return exchange
 
     def _build(
         self,
@@ -256,7 +304,11 @@ class TargetClient(_ClientCore):
     ) -> None:
         super().__init__(profile, run_id, caps=caps)
         self._sleep = sleep
-        self._http = httpx.Client(verify=self._verify(), transport=transport)
+        if transport is None:
+            transport = with_deadlines(httpx.HTTPTransport(verify=self._verify()))
+        # Redirects are never followed: a 3xx is the answer judged, and its Location (a URL the
+        # target chose) is never fetched on the suite's own initiative.
+        self._http = httpx.Client(transport=transport, follow_redirects=False)
 
     def close(self) -> None:
         self._http.close()
@@ -277,11 +329,16 @@ class TargetClient(_ClientCore):
         json: Any = UNSET,
         content: bytes | str | None = None,
         timeout: float | None = None,
+        answer_timeout: float | None = None,
     ) -> Exchange:
         seconds = self._timeout(timeout)
+        after_first_byte = self._answer_timeout(answer_timeout)
         request, sent = self._build(
             self._http, method, url, headers, params, json, content, seconds
         )
+        refused = self._refused(sent)
+        if refused is not None:
+            return refused
         self.caps.in_flight.acquire()
         try:
             wait = self.caps.rate.reserve()
@@ -290,33 +347,33 @@ class TargetClient(_ClientCore):
             self._count()
             started_at = recording.now()
             started = time.perf_counter()
-            try:
-                response, body = self._read_within(request, started + seconds + 1.0)
-            except (httpx.HTTPError, TimeoutError) as exc:
-                return self._failed(sent, started_at, exc, seconds)
+            with budget(seconds, after_first_byte) as spent:
+                try:
+                    response, body = self._read(request)
+                except AnswerTooLarge as exc:
+                    return self._cut(sent, started_at, exc)
+                except (httpx.HTTPError, TimeoutError) as exc:
+                    if spent.begun and isinstance(exc, httpx.TimeoutException):
+                        exc = spent.unfinished()
+                    return self._failed(sent, started_at, exc, seconds)
             elapsed = time.perf_counter() - started
             return self._answered(sent, started_at, self._received(response, elapsed, body))
         finally:
             self.caps.in_flight.release()
 
-    def _read_within(self, request: httpx.Request, deadline: float) -> tuple[httpx.Response, bytes]:
-        """Send and read the whole answer by `deadline` (a perf_counter instant).
+    def _read(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """Send and read the whole answer, within the size cap and the request's `budget`.
 
         httpx's timeouts bound each phase (connect, each read), not the whole: a target that
         trickles its answer a byte at a time would hold a blocking check until the run deadline.
-        Reading the stream chunk by chunk lets the total be bounded too, as the async client's
-        `wait_for` does; the overshoot is at most one read timeout.
+        The connections' `DeadlineBackend` cuts every socket operation to the budget's end.
         """
         response = self._http.send(request, stream=True)
         try:
-            chunks: list[bytes] = []
-            for chunk in response.iter_bytes():
-                chunks.append(chunk)
-                if time.perf_counter() > deadline:
-                    raise TimeoutError("the answer did not finish in time")
+            body = read_capped(response, self.profile.safety.max_response_bytes)
         finally:
             response.close()
-        return response, b"".join(chunks)
+        return response, body
 
     def get_story(
         self,
@@ -325,9 +382,17 @@ class TargetClient(_ClientCore):
         auth: Auth = "bearer",
         *,
         timeout: float | None = None,
+        answer_timeout: float | None = None,
     ) -> Exchange:
         url, headers = self._story_args(story_id, auth)
-        return self.request("GET", url, headers=headers, params=params, timeout=timeout)
+        return self.request(
+            "GET",
+            url,
+            headers=headers,
+            params=params,
+            timeout=timeout,
+            answer_timeout=answer_timeout,
+        )
 
     def probe(
         self,
@@ -388,7 +453,7 @@ class TargetClient(_ClientCore):
             timeout = min(self._timeout(None), max(remaining, 1.0))
             exchange = self.request("GET", url, timeout=timeout)
             seen.append(exchange)
-            if until(exchange):
+            if until(exchange) or _refused(exchange):
                 return seen
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -421,7 +486,10 @@ class AsyncTargetClient(_ClientCore):
         if self._http is None:
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
             self._http = httpx.AsyncClient(
-                verify=self._verify(), transport=self._transport, limits=limits
+                verify=self._verify(),
+                transport=self._transport,
+                limits=limits,
+                follow_redirects=False,  # as the sync client: a 3xx is the answer
             )
         return self._http
 
@@ -440,10 +508,15 @@ class AsyncTargetClient(_ClientCore):
         json: Any = UNSET,
         content: bytes | str | None = None,
         timeout: float | None = None,
+        answer_timeout: float | None = None,
     ) -> Exchange:
         seconds = self._timeout(timeout)
+        total = seconds + self._answer_timeout(answer_timeout)
         http = self._client()
         request, sent = self._build(http, method, url, headers, params, json, content, seconds)
+        refused = self._refused(sent)
+        if refused is not None:
+            return refused
         await self.caps.in_flight.acquire_async()
         try:
             wait = self.caps.rate.reserve()
@@ -454,14 +527,28 @@ class AsyncTargetClient(_ClientCore):
             started = time.perf_counter()
             try:
                 # A total deadline as well as httpx's per-phase timeouts: a target that trickles
-                # its answer byte by byte must still end within the request timeout.
-                response = await asyncio.wait_for(http.send(request), seconds + 1.0)
-            except (httpx.HTTPError, TimeoutError) as exc:
+                # its answer byte by byte must still end within the request's time.
+                response, body = await asyncio.wait_for(self._read(http, request), total)
+            except AnswerTooLarge as exc:
+                return self._cut(sent, started_at, exc)
+            except TimeoutError:
+                return self._failed(sent, started_at, _trickled(total), total)
+            except httpx.HTTPError as exc:
                 return self._failed(sent, started_at, exc, seconds)
             elapsed = time.perf_counter() - started
-            return self._answered(sent, started_at, self._received(response, elapsed))
+            return self._answered(sent, started_at, self._received(response, elapsed, body))
         finally:
             self.caps.in_flight.release()
+
+    async def _read(
+        self, http: httpx.AsyncClient, request: httpx.Request
+    ) -> tuple[httpx.Response, bytes]:
+        response = await http.send(request, stream=True)
+        try:
+            body = await read_capped_async(response, self.profile.safety.max_response_bytes)
+        finally:
+            await response.aclose()
+        return response, body
 
     async def get_story(
         self,
@@ -534,7 +621,7 @@ class AsyncTargetClient(_ClientCore):
             timeout = min(self._timeout(None), max(remaining, 1.0))
             exchange = await self.request("GET", url, timeout=timeout)
             seen.append(exchange)
-            if until(exchange):
+            if until(exchange) or _refused(exchange):
                 return seen
             remaining = deadline - loop.time()
             if remaining <= 0:

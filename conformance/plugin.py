@@ -44,11 +44,14 @@ from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient, ensure_reachable
 from conformance.profile import Profile
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
+from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
+from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, PreflightDone, RunState, state_of, usage_exit
 from conformance.selection import plan_lines, select
+from conformance.verdicts import covering
 
 SPOOL = ".exchanges.spool.jsonl"
 PREFLIGHT = "session start: is the target reachable?"
@@ -138,6 +141,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
         None,
     )
+    # The deadline counts from the first request (`conformance run`'s own preflight when there
+    # was one), so no answer of the target's can keep the run past it. It is armed at the end of
+    # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
+    first_request_at = done.started_at if done is not None else recording.now()
     if done is not None:
         state.exchange_log.add(done.exchange, done.started_at, PREFLIGHT)
         state.preflight_requests = 1
@@ -150,7 +157,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"conformance: {exc}", returncode=EXIT_UNREACHABLE)
         finally:
             recording.current_check.reset(token)
-    arm_deadline(state)
+    arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
 # ----------------------------------------------------------------------------- collection
@@ -205,9 +212,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """Every request sent while a check runs (its retries included) is labelled with it."""
     token = recording.current_check.set(item.nodeid)
     try:
-        return (yield)
+        with covering(requirement_ids(item)):
+            return (yield)
     finally:
         recording.current_check.reset(token)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A check marked blocked before it runs (`block_check`) reports that, and sends nothing."""
+    state = state_of(item.config)
+    if state is not None and item.nodeid in state.blocked_checks:
+        raise state.blocked_checks[item.nodeid]
+
+
+def block_check(
+    config: pytest.Config, nodeid: str, because_of: tuple[str, ...], reason: str
+) -> None:
+    """Mark a check blocked before it runs: its requirements are reported `blocked`, pointing at
+    `because_of` (a failed precondition of the run, such as the probe story not answering)."""
+    state = state_of(config)
+    if state is not None:
+        state.blocked_checks[nodeid] = Blocked(None, because_of, reason)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -88,6 +88,9 @@ class Safety:
     max_in_flight: int
     request_timeout_seconds: float
     run_deadline_seconds: float
+    max_response_bytes: int
+    answer_seconds: float
+    allowed_hosts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,22 @@ class Profile:
                 "target.api_key_env",
                 f"the environment variable {variable} is not set (it must hold the API key)",
             )
-        redaction.register_secret(value)
+        check_api_key_length(str(self.path), variable, value)
+        redaction.register_api_key(value)
         return value
+
+
+def check_api_key_length(file: str, variable: str, value: str) -> None:
+    """A key shorter than redaction.MIN_SECRET_LENGTH could not be masked in reports without
+    masking the same letters in every word that holds them: refused, naming the variable."""
+    if len(value) < redaction.MIN_SECRET_LENGTH:
+        raise ProfileError(
+            file,
+            "target.api_key_env",
+            f"the environment variable {variable} holds {len(value)} characters: too short for "
+            f"an API key (at least {redaction.MIN_SECRET_LENGTH}), and too short to be masked "
+            "in reports without masking ordinary words",
+        )
 
 
 def _default(*path: str) -> Any:
@@ -133,7 +150,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     profile = _build(Path(path), data)
     for url in (profile.webhooks.probe_url, profile.webhooks.race_url):
         redaction.register_webhook_url(url)
-    redaction.register_secret(os.environ.get(profile.target.api_key_env))
+    redaction.register_api_key(os.environ.get(profile.target.api_key_env))
     return profile
 
 
@@ -234,5 +251,8 @@ def _build(path: Path, data: dict[str, Any]) -> Profile:
                 )
             ),
             run_deadline_seconds=float(safety_setting("run_deadline_seconds")),
+            max_response_bytes=int(safety_setting("max_response_bytes")),
+            answer_seconds=float(safety_setting("answer_seconds")),
+            allowed_hosts=tuple(str(h).lower() for h in safety_setting("allowed_hosts")),
         ),
     )

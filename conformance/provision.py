@@ -167,7 +167,13 @@ def _api_key(options: ProvisionOptions) -> str:
     key = os.environ.get(options.api_key_env, "")
     if not key:
         raise UsageError(f"set {options.api_key_env} to the tenant's API key")
-    redaction.register_secret(key)
+    if len(key) < redaction.MIN_SECRET_LENGTH:
+        raise UsageError(
+            f"{options.api_key_env} holds {len(key)} characters: too short for an API key "
+            f"(at least {redaction.MIN_SECRET_LENGTH}), and too short to be masked safely"
+        )
+    # Every form a tenant could echo: raw, in its Authorization header, base64, URL-encoded.
+    redaction.register_api_key(key)
     return key
 
 

@@ -84,7 +84,12 @@ def build_summary(state: RunState) -> RunSummary:
         duration_seconds=time.monotonic() - state.started,
         levels=state.levels,
         seed=state.seed,
-        outcome=run_outcome(results, outcomes, state.stopped),
+        outcome=run_outcome(
+            results,
+            outcomes,
+            state.stopped,
+            limited=len(wanted) < len(catalogue.at_levels(state.levels)),
+        ),
         requests_sent=sent,
         requirements=results,
         notes=tuple(notes),

@@ -22,6 +22,7 @@ from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome, RunSummary
+from conformance.result import Blocked
 from conformance.run_options import RunOptions
 
 
@@ -58,6 +59,8 @@ class RunState:
     deadline_passed: bool = False
     aborted: bool = False
     summary: RunSummary | None = None
+    # Checks marked blocked before they run (`conformance.plugin.block_check`), by node ID.
+    blocked_checks: dict[str, Blocked] = field(default_factory=dict)
     reports_written: tuple[Path, ...] = ()
     _disarm: list[Any] = field(default_factory=list)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import tines_spec
+from conformance.blame import blame_errors
 from conformance.exchange import Exchange, ReceivedResponse
-from conformance.result import CheckFailure
+from conformance.result import Blocked, CheckFailure, NoEvidence, covered
 
 Ids = str | Sequence[str]
 
@@ -142,16 +144,29 @@ def expect_body_bytes(exchange: Exchange, expected: bytes, requirement: Ids) -> 
 def expect_valid(
     exchange: Exchange, instance: Any, schema_file: str, requirement: Ids, pointer: str = ""
 ) -> None:
-    """The instance is valid against a spec schema; the failure lists every violation."""
+    """The instance is valid against a spec schema (or the `$defs` entry at `pointer`).
+
+    Each error blames the requirements the catalogue says carry the failing part of the schema
+    (`conformance.blame`), among `requirement`; an error that belongs to a requirement outside
+    them is left to that requirement's own check. The failure names each requirement with its
+    own errors: path, value and rule."""
     validator = tines_spec.validator(schema_file, pointer)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-    if errors:
-        problems = "; ".join(
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:8]
-        )
-        raise CheckFailure(
-            _ids(requirement), f"valid against {schema_file}#{pointer}", problems, exchange
-        )
+    blames = blame_errors(errors, schema_file, pointer, _ids(requirement))
+    if not blames:
+        return
+    lines: dict[str, list[str]] = {}
+    for blame in blames:
+        for rid in blame.requirement_ids:
+            lines.setdefault(rid, []).append(blame.line)
+    reasons = {rid: f"{rid}: {'; '.join(found[:4])}" for rid, found in lines.items()}
+    raise CheckFailure(
+        tuple(lines),
+        f"valid against {schema_file}#{pointer}",
+        "\n".join(reasons.values()),
+        exchange,
+        reasons=reasons,
+    )
 
 
 def expect_equal(
@@ -282,3 +297,58 @@ def expect_string(exchange: Exchange | None, what: str, value: Any, requirement:
         raise CheckFailure(
             _ids(requirement), f"{what} a string", f"{what} {_show(value)}", exchange
         )
+
+
+@contextmanager
+def precondition(blocks: Ids | None = None) -> Iterator[None]:
+    """What the rest of the check needs: a failure inside blames the requirement it names, and
+    the check's other requirements (`blocks`, or all of them) are blocked by it rather than
+    judged. When the failure names none of the check's own requirements (a story read refused
+    with 401, in a check of the live-activity fields), the check is `Blocked` as a whole."""
+    try:
+        yield
+    except CheckFailure as failure:
+        mine = covered.get()
+        targets = _ids(blocks) if blocks is not None else mine
+        own = set(mine if mine is not None else targets or ())
+        if targets and not own & set(failure.requirement_ids):
+            raise Blocked(
+                targets,
+                failure.requirement_ids,
+                failure.reason,
+                failure.exchange,
+                cause=failure,
+            ) from None
+        failure.precondition = True
+        failure.blocks = targets
+        raise
+
+
+def expect_evidence(seen: int, what: str, requirement: Ids | None = None) -> None:
+    """A check whose rule applies only to some answers (those that say `error`, those that are
+    CSV) passes only if it saw one: otherwise its requirements are untested, with the reason."""
+    if seen <= 0:
+        raise NoEvidence(None if requirement is None else _ids(requirement), f"no {what} was seen")
+
+
+JSON_DEFAULT = "WH-CT-001"
+
+
+def expect_json_data(exchange: Exchange, expected: Any, requirement: Ids) -> None:
+    """The body is the JSON `expected`, in an answer the check reads as JSON data.
+
+    JSON is the default format (WH-CT-001): an answer labelled otherwise is that requirement's
+    failure, and the check's own requirements are blocked by it, not failed."""
+    with precondition():
+        expect_media_type(exchange, "application/json", JSON_DEFAULT)
+    expect_json_body(exchange, expected, requirement)
+
+
+def expect_data_response(
+    exchange: Exchange, payload: Any, status_requirement: str, body_requirement: str
+) -> None:
+    """What a check of a data response's headers needs: a 200 whose body is the payload. Any
+    other answer is the failure of the requirement it contradicts, and blocks the check."""
+    with precondition():
+        expect_status(exchange, 200, status_requirement)
+        expect_json_body(exchange, payload, body_requirement)

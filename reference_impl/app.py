@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,10 +31,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import tines_spec
 from reference_impl.config import ServerConfig
-from reference_impl.engine import Engine, ExitEvent, RunHandle
+from reference_impl.engine import Engine, ExitEvent, RunFailedError, RunHandle
 from reference_impl.fixtures import Story
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
-from reference_impl.store import RunStore
+from reference_impl.store import RunStore, UnstorableError, payload_text
 
 __all__ = ["Runtime", "WebhookEntry", "build_app", "build_runtime"]
 
@@ -137,7 +138,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    # The route's template, not the path: a webhook's path ends in its secret.
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
     return error_response(500, "internal server error", webhook=_is_webhook(request))
 
 
@@ -213,7 +216,8 @@ class StoriesApi:
         runtime = self.runtime
         if not _authorised(headers, self.api_key):
             return 401, _error_bytes("a valid API key is required (Authorization: Bearer)")
-        story = runtime.stories.get(int(raw_id)) if _DIGITS.fullmatch(raw_id) else None
+        story_id = _integer(raw_id)
+        story = runtime.stories.get(story_id) if story_id is not None else None
         if story is None:
             return 404, _error_bytes("story not found")
         query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
@@ -227,8 +231,8 @@ class StoriesApi:
         if raw_draft is not None:
             if not _DIGITS.fullmatch(raw_draft):
                 return 400, _error_bytes("draft_id must be an integer", "draft_id")
-            draft_id = int(raw_draft)
-            if draft_id not in story.drafts:
+            draft_id = _integer(raw_draft)
+            if draft_id is None or draft_id not in story.drafts:
                 return 404, _error_bytes("draft not found", "draft_id")
         live = query.get("include_live_activity", "false")
         if live not in ("true", "false"):
@@ -243,6 +247,17 @@ class StoriesApi:
             # The cached object with the live fields spliced in before its closing brace.
             body = body[:-1] + b"," + render_json(_live_activity(runtime, story))[1:]
         return 200, body
+
+
+def _integer(text: str) -> int | None:
+    """The integer an ID spells; None when it spells none, or one longer than Python's int-string
+    limit (4,300 digits), which no story or draft can have: a fixture's IDs pass the same limit."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def _live_activity(runtime: Runtime, story: Story) -> dict[str, Any]:
@@ -295,6 +310,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as a float; 1e999 overflows to infinity, which has no JSON text to answer."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
 async def _event_body(request: Request) -> Any:
     """The request's data as the webhook event's `body`; raises HTTPException on bad input."""
     if request.method == "GET":
@@ -311,7 +334,7 @@ async def _event_body(request: Request) -> Any:
     is_json = media == "application/json" or media.endswith("+json")
     if is_json or not media:
         try:
-            return json.loads(raw, parse_constant=_reject_constant)
+            return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, RecursionError):
             if is_json:
                 raise HTTPException(400, "the request body is not valid JSON") from None
@@ -378,6 +401,12 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
         entry = _find_webhook(runtime, request)
         if entry is None:
             return error_response(404, "no webhook at this path with this secret", webhook=True)
+        if request.method == "HEAD":
+            # HEAD is safe (RFC 9110 section 9.2.1) and a run is a side effect; the GET answer it
+            # would describe exists only once a run has made it. So it starts none.
+            return error_response(
+                405, "HEAD starts no run", webhook=True, headers={"Allow": "GET, POST, PUT"}
+            )
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > config.max_body_bytes:
             return error_response(413, "the request body is too large", webhook=True)
@@ -386,6 +415,10 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
         except BodyTooLargeError:
             return error_response(413, "the request body is too large", webhook=True)
         event = {"body": body, "headers": dict(request.headers)}
+        try:
+            payload_text(event)  # refused here, as the client's error, not later by the store
+        except UnstorableError as exc:
+            return error_response(400, f"the request cannot be stored: {exc}", webhook=True)
         handle = runtime.engine.submit(entry.story.id, event)
         webhook_url = runtime.webhook_url(entry.story, _base_url(request, config.public_url))
         response_url = f"{webhook_url}/{handle.run_id}"
@@ -393,7 +426,10 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             await handle.stored()
             return _limit_response(201, "concurrency", response_url)
         remaining = config.exit_timeout - (loop.time() - started)
-        exit_event = await _first_exit(handle, remaining)
+        try:
+            exit_event = await _first_exit(handle, remaining)
+        except RunFailedError:
+            return error_response(500, "the run failed before an exit action emitted", webhook=True)
         if exit_event is None:
             await handle.stored()
             return _limit_response(504, "time", response_url)

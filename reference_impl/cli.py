@@ -26,6 +26,7 @@ import tines_spec
 from reference_impl.app import Runtime, build_app, build_runtime
 from reference_impl.config import API_KEY_ENV, ConfigError, ServerConfig, parse_config
 from reference_impl.fixtures import FixtureError, Story, builtin_fixtures, load_fixtures
+from reference_impl.http_limits import BodyDeadline, limited_h11
 
 __all__ = ["main", "profile_for"]
 
@@ -152,11 +153,15 @@ def serve(config: ServerConfig) -> int:
     if config.profile_out is not None:
         _write_profile(config.profile_out, profile_for(runtime, config.public_url or base_url))
     uv_config = uvicorn.Config(
-        build_app(runtime),
+        BodyDeadline(build_app(runtime), config.body_timeout),
+        # h11 whatever else is installed: the header and unread-body timeouts are built on it.
+        http=limited_h11(config.header_timeout, config.body_timeout),
+        h11_max_incomplete_event_size=config.max_header_bytes,
+        timeout_keep_alive=config.keep_alive_timeout,
         log_config=None,
         access_log=False,  # an access log would print webhook secrets, which are in the path
         lifespan="on",
-        timeout_graceful_shutdown=int(config.exit_timeout) + 5,
+        timeout_graceful_shutdown=config.shutdown_grace,
     )
     signal.signal(signal.SIGTERM, _ignore_sigterm_after_shutdown)
     _Server(uv_config, f"reference-impl listening on {base_url}").run(sockets=[sock])

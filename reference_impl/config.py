@@ -19,6 +19,8 @@ __all__ = ["API_KEY_ENV", "ConfigError", "ServerConfig", "build_parser", "parse_
 API_KEY_ENV = "TINES_API_KEY"
 DEFAULT_DB = "./data/reference.sqlite3"
 MIB = 1024 * 1024
+# h11's own default for the request line and headers together.
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
 class ConfigError(ValueError):
@@ -38,6 +40,18 @@ class ServerConfig:
     max_body_bytes: int = MIB
     profile_out: Path | None = None
     sqlite_synchronous: str = "NORMAL"
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keep_alive_timeout: int = 5
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    graceful_shutdown_timeout: int | None = None
+
+    @property
+    def shutdown_grace(self) -> int:
+        """Seconds SIGTERM waits for open requests: by default, long enough for a run's answer."""
+        if self.graceful_shutdown_timeout is not None:
+            return self.graceful_shutdown_timeout
+        return math.ceil(self.exit_timeout) + 5
 
     def __repr__(self) -> str:
         # The dataclass repr would print the API key into any log line or traceback that shows it.
@@ -47,7 +61,11 @@ class ServerConfig:
             f"exit_timeout={self.exit_timeout}, max_concurrent_runs={self.max_concurrent_runs}, "
             f"api_key={key}, fixtures={self.fixtures!r}, public_url={self.public_url!r}, "
             f"max_body_bytes={self.max_body_bytes}, profile_out={self.profile_out!r}, "
-            f"sqlite_synchronous={self.sqlite_synchronous!r})"
+            f"sqlite_synchronous={self.sqlite_synchronous!r}, "
+            f"header_timeout={self.header_timeout}, body_timeout={self.body_timeout}, "
+            f"keep_alive_timeout={self.keep_alive_timeout}, "
+            f"max_header_bytes={self.max_header_bytes}, "
+            f"graceful_shutdown_timeout={self.graceful_shutdown_timeout})"
         )
 
 
@@ -114,7 +132,61 @@ def build_parser() -> argparse.ArgumentParser:
             "FULL: it also survives an OS crash or power loss, at an fsync per commit batch"
         ),
     )
+    limits = serve.add_argument_group(
+        "connection limits",
+        "what a slow or stalled client may hold; each answer is the JSON error body",
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help=(
+            "the request line and headers must arrive within this of the connection opening or "
+            "the request's first byte; else 408 and the connection is closed (10)"
+        ),
+    )
+    limits.add_argument(
+        "--body-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help=(
+            "the whole request body must arrive within this of its headers (e.g. a body shorter "
+            "than its Content-Length); else 408 and the connection is closed (10)"
+        ),
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="an idle keep-alive connection is closed after this (5)",
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="N",
+        help=f"a longer request line and headers get 400 ({DEFAULT_MAX_HEADER_BYTES})",
+    )
+    limits.add_argument(
+        "--graceful-shutdown-timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "after SIGTERM, requests still open this long are cancelled and their runs marked "
+            "abandoned (default: the exit timeout + 5, so that a run in flight can answer)"
+        ),
+    )
     return parser
+
+
+def _seconds(name: str, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name}: must be a number of seconds above 0")
+    return value
 
 
 def parse_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> ServerConfig:
@@ -122,8 +194,14 @@ def parse_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Serv
     args = build_parser().parse_args(argv)
     if not 0 <= args.port <= 65535:
         raise ConfigError("--port: must be from 0 to 65535")
-    if not math.isfinite(args.exit_timeout) or args.exit_timeout <= 0:
-        raise ConfigError("--exit-timeout: must be a number of seconds above 0")
+    _seconds("--exit-timeout", args.exit_timeout)
+    for name in ("header_timeout", "body_timeout", "keep_alive_timeout"):
+        _seconds(f"--{name.replace('_', '-')}", getattr(args, name))
+    # uvicorn takes these two as whole seconds.
+    if args.graceful_shutdown_timeout is not None:
+        _seconds("--graceful-shutdown-timeout", args.graceful_shutdown_timeout)
+    if args.max_header_bytes < 1024:
+        raise ConfigError("--max-header-bytes: must be at least 1024")
     if args.max_concurrent_runs < 1:
         raise ConfigError("--max-concurrent-runs: must be at least 1")
     if args.max_body_bytes < 1:
@@ -146,4 +224,9 @@ def parse_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Serv
         max_body_bytes=args.max_body_bytes,
         profile_out=args.profile_out,
         sqlite_synchronous=args.sqlite_synchronous,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_header_bytes=args.max_header_bytes,
+        graceful_shutdown_timeout=args.graceful_shutdown_timeout,
     )

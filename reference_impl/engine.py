@@ -40,6 +40,7 @@ __all__ = [
     "Engine",
     "ExitEvent",
     "LiveActivity",
+    "RunFailedError",
     "RunHandle",
     "StoryGraph",
 ]
@@ -51,6 +52,16 @@ _MAX_DELAY_SECONDS = 86400
 
 ActionKind = Literal["webhook", "transform", "delay", "exit"]
 ACTION_KINDS: tuple[ActionKind, ...] = ("webhook", "transform", "delay", "exit")
+
+
+class RunFailedError(Exception):
+    """A run ended by a fault before its first exit event: its answer is an error."""
+
+
+def _retrieve(future: asyncio.Future[ExitEvent]) -> None:
+    """Mark the exception seen, so that asyncio does not log it when nobody awaited it."""
+    if not future.cancelled():
+        future.exception()
 
 
 class ActionError(Exception):
@@ -219,10 +230,15 @@ class Engine:
             self._store.finish_run(handle.run_id)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # The run is lost to an engine fault; the store keeps it `running` until shutdown
-            # marks it abandoned, so its response URL never claims data it does not have.
+        except Exception as exc:
+            # The run is lost to a fault (an engine bug, a write the store refused): its answer
+            # fails now rather than at the exit timeout, and its response URL says abandoned
+            # rather than pending for ever.
             log.exception("run of story %s failed", state.graph.story_id)
+            if not handle.result.done():
+                handle.result.set_exception(RunFailedError(str(exc)))
+                handle.result.add_done_callback(_retrieve)  # nobody may be waiting any more
+            self._store.abandon_run(handle.run_id)
         finally:
             state.running -= 1
             if state.queue and not self._stopping:

@@ -19,6 +19,14 @@ restarts and SIGTERM need; with FULL the WAL is also fsynced at every commit, so
 survives an OS crash or power loss. FULL costs about 40% of the webhook's throughput on this
 machine (benchmarks/reference_throughput.py), because every answer then waits for an fsync.
 
+The writer never dies of a bad write: a write that raises anything fails its own future and no
+other, and the writer goes on to the next. Should the thread end anyway (a BaseException), every
+queued and later write fails at once with `StoreClosedError`, so no caller waits forever on a
+future nobody will resolve (that would hang every webhook answer and the shutdown after it). A
+payload that cannot be stored (text that is not Unicode, such as a lone surrogate; a non-finite
+number) is refused before it is queued: `payload_text` says so, and the HTTP layer asks it first so
+that such input is answered 400, not failed at the store.
+
 Reads run on a separate connection (WAL lets it read while the writer writes) behind a lock, and
 callers run them in a worker thread. For `:memory:` there is only one database per connection, so
 reader and writer share the one connection under the same lock.
@@ -38,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["RunRecord", "RunStore", "StoreClosedError"]
+__all__ = ["RunRecord", "RunStore", "StoreClosedError", "UnstorableError", "payload_text"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,35 @@ _Write = Callable[[sqlite3.Connection], Any]
 
 
 class StoreClosedError(RuntimeError):
-    """A write was offered after `close()`; nothing was written."""
+    """A write was offered after `close()`, or the writer has stopped; nothing was written."""
+
+
+class UnstorableError(ValueError):
+    """A payload that has no JSON text in UTF-8 (a lone surrogate, a non-finite number)."""
+
+
+def payload_text(payload: Any) -> str:
+    """The JSON text a payload is stored as; raises UnstorableError when it has none.
+
+    SQLite stores text as UTF-8, and a Python string can hold what UTF-8 cannot encode (a lone
+    surrogate, which JSON's `\\ud800` escape produces); JSON has no text for NaN or infinity.
+    """
+    try:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnstorableError(
+            "the data holds text that is not Unicode (a lone surrogate)"
+        ) from None
+    except ValueError:
+        raise UnstorableError(
+            "the data holds a number JSON cannot carry (NaN or infinity)"
+        ) from None
+    except RecursionError:
+        raise UnstorableError("the data is nested too deeply") from None
+    except TypeError:
+        raise UnstorableError("the data is not JSON data") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -112,6 +148,7 @@ class RunStore:
         self._write_lock = self._read_lock if self._memory else threading.Lock()
         self._queue: queue.SimpleQueue[tuple[_Write, Future[Any]] | None] = queue.SimpleQueue()
         self._closed = False
+        self._writer_stopped = False
         self._writer = threading.Thread(
             target=self._write_loop, name="runstore-writer", daemon=True
         )
@@ -126,6 +163,26 @@ class RunStore:
 
     # ------------------------------------------------------------------ the writer thread
     def _write_loop(self) -> None:
+        try:
+            self._drain_queue()
+        except BaseException as exc:  # the thread ends either way: say so, fail the waiters
+            self._writer_stopped = True
+            log.critical(
+                "the run store's writer stopped (%s); every write fails from now on",
+                type(exc).__name__,
+            )
+            self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item[1].set_running_or_notify_cancel():
+                item[1].set_exception(StoreClosedError("the run store's writer has stopped"))
+
+    def _drain_queue(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
@@ -152,15 +209,18 @@ class RunStore:
         with self._write_lock:
             try:
                 results = self._transaction([(w, f) for w, f, _ in waiting])
-            except sqlite3.Error:
+            except Exception:
                 # One bad write must not take the rest of the batch down with it: the batch is
                 # replayed one write per transaction, so only the bad one fails. (Savepoints per
                 # write would do it too, at two extra statements per write on the hot path.)
+                # Any exception, not only sqlite3.Error: a write that raises something else (a
+                # value the driver cannot bind) would otherwise end the writer thread.
                 results = []
                 for write, future, _ in waiting:
                     try:
                         results += self._transaction([(write, future)])
-                    except sqlite3.Error as exc:
+                    except Exception as exc:
+                        log.error("a run store write failed: %s: %s", type(exc).__name__, exc)
                         results.append((future, None, exc))
         for (future, value, error), (_, _, alive) in zip(results, waiting, strict=True):
             if not alive:
@@ -181,7 +241,7 @@ class RunStore:
                 (future, write(conn), None) for write, future in writes
             ]
             conn.execute("COMMIT")
-        except sqlite3.Error:
+        except Exception:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -189,10 +249,17 @@ class RunStore:
 
     def _submit(self, write: _Write) -> Future[Any]:
         future: Future[Any] = Future()
-        if self._closed:
+        if self._closed or self._writer_stopped:
             future.set_exception(StoreClosedError("the run store is closed"))
             return future
         self._queue.put((write, future))
+        if self._writer_stopped:  # it stopped while we queued: nobody else will fail the write
+            self._fail_queued()
+        return future
+
+    def _refused(self, error: Exception) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(error)
         return future
 
     # ------------------------------------------------------------------ writes
@@ -210,9 +277,15 @@ class RunStore:
     def record_event(
         self, event_id: str, run_id: str, action_id: str, payload: Any, *, result: bool = False
     ) -> Future[None]:
-        """Store an event; with `result=True` it becomes the run's result unless one exists."""
+        """Store an event; with `result=True` it becomes the run's result unless one exists.
+
+        A payload `payload_text` refuses gives a failed future at once; nothing is queued.
+        """
         now = time.time()
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text = payload_text(payload)
+        except UnstorableError as exc:
+            return self._refused(exc)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -234,6 +307,19 @@ class RunStore:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE runs SET status = 'completed', finished_at = ?"
+                " WHERE id = ? AND status = 'running'",
+                (now, run_id),
+            )
+
+        return self._submit(write)
+
+    def abandon_run(self, run_id: str) -> Future[None]:
+        """Mark one run abandoned: it failed, and its response URL must not say it is pending."""
+        now = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?"
                 " WHERE id = ? AND status = 'running'",
                 (now, run_id),
             )

@@ -19,6 +19,7 @@ one); a webhook path that another story uses is refused (409). Every answer need
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -30,11 +31,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import tines_spec
-from reference_impl.app import Runtime, WebhookEntry, _authorised, error_response
+from reference_impl.app import Runtime, WebhookEntry, _authorised, _finite_float, error_response
+from reference_impl.app import _integer as _id_of
 from reference_impl.engine import StoryGraph
 from reference_impl.fixtures import Story
 from reference_impl.importer import AGENT_TYPES, ExportError, import_export
 from reference_impl.negotiation import JSON_TYPE, render_json
+from reference_impl.store import UnstorableError, payload_text
 
 __all__ = ["story_admin_routes"]
 
@@ -71,14 +74,22 @@ async def _json_body(request: Request, limit: int) -> Any:
             raise _BadRequest(413, "the request body is too large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        parsed = json.loads(b"".join(chunks), parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise _BadRequest(400, "the request body is not valid JSON") from None
+    try:
+        payload_text(parsed)  # a lone surrogate: no answer that echoes it could be encoded
+    except UnstorableError as exc:
+        raise _BadRequest(400, f"the request body cannot be used: {exc}") from None
+    return parsed
 
 
 def _integer(value: Any, parameter: str, *, minimum: int = 1) -> int:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # ASCII only: str.isdigit() is true of "²", which int() refuses; so is a number past
+        # Python's int-string limit (4,300 digits), which stays a string and is refused below.
+        with contextlib.suppress(ValueError):
+            value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _BadRequest(400, f"{parameter} must be an integer of at least {minimum}", parameter)
     return value
@@ -204,7 +215,8 @@ class StoryAdmin:
     async def delete_story(self, request: Request) -> Response:
         runtime = self.runtime
         raw = request.path_params["story_id"]
-        story = runtime.stories.get(int(raw)) if raw.isdigit() else None
+        story_id = _id_of(raw)
+        story = runtime.stories.get(story_id) if story_id is not None else None
         if story is None:
             return error_response(404, "story not found")
         if story.id not in self.imported:

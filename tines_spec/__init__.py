@@ -127,6 +127,8 @@ class Requirement:
     needs: str | None = None
     basis: str | None = None
     why: str | None = None
+    # For a not-black-box requirement: the necessary condition a check tests in its place.
+    checked_instead: str | None = None
 
     @property
     def sentence(self) -> str:
@@ -176,6 +178,7 @@ def catalogue() -> Catalogue:
             needs=entry.get("needs"),
             basis=entry.get("basis"),
             why=entry.get("why"),
+            checked_instead=entry.get("checked_instead"),
         )
         for entry in raw["requirements"]
     )

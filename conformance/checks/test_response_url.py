@@ -9,6 +9,7 @@ found in the `X-Tines-Response-Location` header." These checks read the timeout 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,6 +20,7 @@ from conformance.http import TargetClient
 from conformance.long_waits import (
     TIMEOUT,
     OutcomeSource,
+    TimeoutOutcome,
     timeout_answer,
     timeout_outcome,
 )
@@ -31,10 +33,23 @@ from conformance.verify import (
     expect_media_type,
     expect_status,
     expect_status_not,
+    expect_string,
     expect_valid,
     json_body,
-    response_of,
+    precondition,
 )
+
+
+def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
+    """The timeout probe's 504, which every check of its parts needs: any other answer is
+    WH-TIME-002's failure, and blocks the check."""
+    with precondition():
+        return timeout_answer(outcome, [TIMEOUT_504])
+
+
+TIMEOUT_504 = "WH-TIME-002"
+# The 504 body names the response URL; every check that follows the run needs it.
+RESPONSE_URL = "WH-TIME-003"
 
 # The operations every check of this module calls, for the dry-run plan.
 HEADERS = tines_spec.metadata_headers()
@@ -55,7 +70,7 @@ def test_timeout_carries_an_absolute_response_location(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-META-010"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     location = expect_header(answer, LOCATION, ids)
     expect_valid(answer, location, ABSOLUTE_URL[0], ids, ABSOLUTE_URL[1])
 
@@ -66,11 +81,13 @@ def test_response_location_equals_the_body_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-RURL-002"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
-    body = json_body(answer, ids)
-    from_body = body.get("response_url") if isinstance(body, dict) else None
-    location = response_of(answer, ids).header(LOCATION)
-    if location is None or location != from_body:
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
+    with precondition():  # the header is WH-META-010's, the body's URL WH-TIME-003's
+        location = expect_header(answer, LOCATION, "WH-META-010")
+        body = json_body(answer, RESPONSE_URL)
+        from_body = body.get("response_url") if isinstance(body, dict) else None
+        expect_string(answer, "the 504 body's response_url", from_body, RESPONSE_URL)
+    if location != from_body:
         raise CheckFailure(
             ids,
             f"{LOCATION} equal to the body's response_url {from_body!r}",
@@ -88,10 +105,14 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     `X-Tines-Status: data_received`."""
     ids = ["WH-RURL-003"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     first = outcome.first_poll
+    _expect_absolute(outcome.run.response_url, answer)
     if first is None:
-        raise CheckFailure(ids, "a response URL to poll", "none in body or headers", answer)
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if not outcome.first_poll_before_due:
         looks_like_data = _claims_data(first)
         if looks_like_data:
@@ -112,10 +133,14 @@ def test_response_url_returns_exactly_this_runs_payload(
     JSON, and never another run's."""
     ids = ["WH-RURL-001"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     run = outcome.run
+    _expect_absolute(run.response_url, answer)
     if run.response_url is None:
-        raise CheckFailure(ids, "a response URL to visit", "none in body or headers", answer)
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if not run.polls:
         raise CheckFailure(ids, "an answer from the response URL", "it was never polled", answer)
     last = run.polls[-1]
@@ -132,10 +157,26 @@ def test_unknown_response_id_is_not_found(
     """The run's own response URL with its last segment replaced by an ID no run has."""
     ids = ["WH-RURL-004"]
     outcome = timeout_outcome(background, profile, ids)
-    # Without a response URL to copy, the contract's form {webhook URL}/{response id} stands in.
-    known = outcome.run.response_url or profile.webhooks.probe_url.rstrip("/") + "/known"
+    # A 404 from a target that hands out no response URL at all shows nothing about them.
+    answer = _the_504(outcome, ids)
+    known = outcome.run.response_url
+    if known is None:
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
+    _expect_absolute(known, answer)
     exchange = target.request("GET", with_last_segment(known, uuid.uuid4().hex))
     expect_status(exchange, 404, ids)
+
+
+def _expect_absolute(url: str | None, answer: Exchange) -> None:
+    """A response URL the checks can follow: a relative one is WH-TIME-003's failure."""
+    if url is not None and urlsplit(url).scheme.lower() not in ("http", "https"):
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "an absolute response URL", f"response URL {url!r}", answer
+            )
 
 
 def with_last_segment(url: str, segment: str) -> str:

@@ -19,10 +19,13 @@ from conformance.verify import (
     expect_equal,
     expect_media_type,
     expect_names_parameter,
+    expect_one_of,
     expect_status,
     expect_string,
     expect_valid,
     json_body,
+    precondition,
+    response_of,
 )
 
 # The operations every check of this module calls, for the dry-run plan.
@@ -42,6 +45,11 @@ _INVALID_PARAMETERS = (
 )
 
 
+_GET = "STORY-GET-001"
+# Which requirement a refused key contradicts, by the way the key was sent.
+_AUTH_OF: dict[Auth, str] = {"bearer": "STORY-AUTH-001", "token": "STORY-AUTH-002"}
+
+
 def _story(
     target: TargetClient,
     story_id: int,
@@ -49,11 +57,31 @@ def _story(
     params: dict[str, Any] | None = None,
     auth: Auth = "bearer",
 ) -> tuple[Exchange, Any]:
-    """Read a story; a failure, naming the requirement, unless it is a 200 JSON object."""
+    """Read a story: what every check of its fields needs, so a failure here is a precondition.
+
+    A refused key (401) is the authentication requirement's failure; any other status is the
+    failure of `requirement`, the rule whose parameter the read uses (`story_mode`, `draft_id`,
+    `include_live_activity`), or of STORY-GET-001 for a plain read; an answer that is not a JSON
+    object is STORY-GET-001's. The check's own requirements are then blocked, not failed."""
     exchange = target.get_story(story_id, params=params, auth=auth)
-    expect_status(exchange, 200, requirement)
-    expect_media_type(exchange, "application/json", requirement)
-    return exchange, json_body(exchange, requirement)
+    with precondition():
+        response = response_of(exchange, _GET)
+        if response.status == 401 and auth in _AUTH_OF:
+            expect_status(exchange, 200, _AUTH_OF[auth])
+        expect_status(exchange, 200, requirement if params else _GET)
+        expect_media_type(exchange, "application/json", _GET)
+        story = json_body(exchange, _GET)
+        if not isinstance(story, dict):
+            expect_equal(exchange, "the answer's JSON type", type(story).__name__, "dict", _GET)
+    return exchange, story
+
+
+def _key_accepted(exchange: Exchange) -> None:
+    """A 401 to a request with the profile's key is the bearer key's failure, and blocks the
+    check, whatever status the check was waiting for."""
+    if exchange.response is not None and exchange.response.status == 401:
+        with precondition():
+            expect_status(exchange, 200, _AUTH_OF["bearer"])
 
 
 def _modes() -> list[str]:
@@ -66,9 +94,9 @@ def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
     """ "A successful request will return a JSON object representing the specified story": every
     documented field, with its type, format and the conditions the field table states."""
     for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-GET-001")
-        expect_valid(exchange, story, _STORY, ("STORY-GET-001", *_FIELDS))
-        expect_equal(exchange, "id", story["id"], story_id, "STORY-GET-001")
+        exchange, story = _story(target, story_id, _GET)
+        expect_valid(exchange, story, _STORY, _FIELDS)
+        expect_equal(exchange, "id", story.get("id"), story_id, _GET)
 
 
 @pytest.mark.requirement("STORY-LIVE-001", "STORY-FIELD-008", max_requests_per_story=1)
@@ -110,6 +138,8 @@ def test_story_mode_is_reflected(target: TargetClient, profile: Profile) -> None
     for story_id in profile.stories.ids:
         for mode in _modes():
             exchange, story = _story(target, story_id, "STORY-MODE-001", {"story_mode": mode})
+            with precondition():  # a mode outside its enum is the field's failure
+                expect_one_of(exchange, "mode", story.get("mode"), _modes(), "STORY-FIELD-003")
             expect_equal(exchange, "mode", story.get("mode"), mode, "STORY-MODE-001")
 
 
@@ -125,10 +155,49 @@ def test_draft_is_reflected(target: TargetClient, profile: Profile) -> None:
     expect_string(exchange, "draft_name", story.get("draft_name"), "STORY-DRAFT-001")
 
 
+# The IDs a story names of its own actions: with monitoring on every action, each is monitored.
+_ACTION_FIELDS = ("entry_agent_id", "exit_agents", "api_entry_actions", "api_exit_actions")
+
+
+def _named_actions(story: dict[str, Any]) -> list[int]:
+    named: list[int] = []
+    for name in _ACTION_FIELDS:
+        value = story.get(name)
+        values = value if isinstance(value, list) else [value]
+        named += [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    return named
+
+
+@pytest.mark.requirement("STORY-FIELD-013", max_requests_per_story=1)
+def test_monitor_failures_implies_every_named_action_is_monitored(
+    target: TargetClient, profile: Profile
+) -> None:
+    """ "This will be false when only some actions have monitoring enabled": which actions a
+    story has is not in the answer, so only a necessary condition can be checked: when it is
+    true, every action the story names is among `actions_with_monitoring`. It can fail the
+    requirement, never pass it (the catalogue marks it not observable)."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, _GET)
+        if story.get("monitor_failures") is not True:
+            continue
+        monitored = story.get("actions_with_monitoring")
+        monitored = monitored if isinstance(monitored, list) else []
+        unmonitored = [a for a in _named_actions(story) if a not in monitored]
+        expect_equal(
+            exchange,
+            "actions named by a story with monitor_failures true but not in "
+            "actions_with_monitoring",
+            unmonitored,
+            [],
+            "STORY-FIELD-013",
+        )
+
+
 @pytest.mark.requirement("STORY-GET-002", max_requests=1)
 def test_unknown_story_is_not_found(target: TargetClient, profile: Profile) -> None:
     """A story ID that does not exist answers 404 (the document is silent; Tines does this)."""
     exchange = target.get_story(profile.stories.missing_id)
+    _key_accepted(exchange)
     expect_status(exchange, 404, "STORY-GET-002")
 
 
@@ -164,6 +233,7 @@ def test_invalid_parameter_is_named_in_a_4xx(
     """The parameters are typed (an enum, an ID, a boolean); a value outside its type is the
     client's error, answered 400 or 422 with a body that says which parameter."""
     exchange = target.get_story(profile.stories.ids[0], params={parameter: value})
+    _key_accepted(exchange)
     expect_status(exchange, (400, 422), "STORY-PARAM-001")
     expect_valid(exchange, json_body(exchange, "STORY-PARAM-001"), _ERROR, "STORY-PARAM-001")
     expect_names_parameter(exchange, parameter, "STORY-PARAM-001")
@@ -202,5 +272,7 @@ def test_send_to_story_story_lists_referrers(target: TargetClient, profile: Prof
         pytest.skip("profile has no stories.send_to_story_enabled_id")
     exchange, story = _story(target, story_id, "STORY-FIELD-009")
     enabled = story.get("send_to_story_enabled")
+    with precondition():  # a flag that is not a boolean is the whole object's failure
+        expect_one_of(exchange, "send_to_story_enabled", enabled, [True, False], "STORY-FIELD-001")
     expect_equal(exchange, "send_to_story_enabled", enabled, True, "STORY-FIELD-009")
     expect_valid(exchange, story, _STORY, "STORY-FIELD-009", "/$defs/stsEnabledHasReferrers")

@@ -8,13 +8,17 @@ the timeout and just-under probes saw.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 import tines_spec
+from conformance.exchange import Exchange
 from conformance.long_waits import (
     JUST_UNDER,
     TIMEOUT,
     OutcomeSource,
+    TimeoutOutcome,
     just_under_outcome,
     timeout_answer,
     timeout_outcome,
@@ -28,7 +32,20 @@ from conformance.verify import (
     expect_status,
     expect_valid,
     json_body,
+    precondition,
 )
+
+
+def _the_504(outcome: TimeoutOutcome, ids: Sequence[str]) -> Exchange:
+    """The timeout probe's 504, which every check of its parts needs: any other answer is
+    WH-TIME-002's failure, and blocks the check."""
+    with precondition():
+        return timeout_answer(outcome, [TIMEOUT_504])
+
+
+TIMEOUT_504 = "WH-TIME-002"
+# The 504 body names the response URL; every check that follows the run needs it.
+RESPONSE_URL = "WH-TIME-003"
 
 # The operations every check of this module calls, for the dry-run plan.
 HEADERS = tines_spec.metadata_headers()
@@ -51,14 +68,15 @@ def test_just_under_the_timeout_returns_the_data(
     ids = ["WH-TIME-001"]
     outcome = just_under_outcome(background, profile, ids)
     expect_status(outcome.answer, 200, ids)
-    expect_json_body(outcome.answer, outcome.exit, ids)
+    with precondition():  # that the body is the payload is WH-BODY-001's rule
+        expect_json_body(outcome.answer, outcome.exit, "WH-BODY-001")
 
 
 @pytest.mark.probe(TIMEOUT)
 @pytest.mark.requirement("WH-TIME-002", max_requests=0)
 def test_past_the_timeout_answers_504(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-TIME-002"]
-    timeout_answer(timeout_outcome(background, profile, ids), ids)
+    _the_504(timeout_outcome(background, profile, ids), ids)
 
 
 @pytest.mark.probe(TIMEOUT)
@@ -67,7 +85,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
     background: OutcomeSource, profile: Profile
 ) -> None:
     ids = ["WH-TIME-003"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_valid(answer, json_body(answer, ids), TIMEOUT_BODY, ids)
 
 
@@ -76,7 +94,7 @@ def test_timeout_body_names_time_and_an_absolute_response_url(
 def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile) -> None:
     """`ok`: the story is executing but did not return data in time."""
     ids = ["WH-META-003"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_header_equals(answer, HEADERS.status, "ok", ids)
 
 
@@ -84,7 +102,7 @@ def test_timeout_status_header_is_ok(background: OutcomeSource, profile: Profile
 @pytest.mark.requirement("WH-META-008", max_requests=0)
 def test_timeout_names_the_limit_reached(background: OutcomeSource, profile: Profile) -> None:
     ids = ["WH-META-008"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     expect_header(answer, HEADERS.limit_reached, ids)
 
 
@@ -95,8 +113,10 @@ def test_timeout_limit_header_agrees_with_the_body(
 ) -> None:
     """The header names the same limit as the body, whose value the timeout schema fixes."""
     ids = ["WH-TIME-005"]
-    answer = timeout_answer(timeout_outcome(background, profile, ids), ids)
+    answer = _the_504(timeout_outcome(background, profile, ids), ids)
     limit = tines_spec.schema(TIMEOUT_BODY)["properties"]["limit_reached"]["const"]
+    with precondition():  # the header's presence is WH-META-008's rule
+        expect_header(answer, HEADERS.limit_reached, "WH-META-008")
     expect_header_equals(answer, HEADERS.limit_reached, limit, ids)
 
 
@@ -106,12 +126,20 @@ def test_run_continues_after_the_timeout(background: OutcomeSource, profile: Pro
     """The run goes on after the 504: its exit event appears at the response URL in time."""
     ids = ["WH-TIME-004"]
     outcome = timeout_outcome(background, profile, ids)
-    answer = timeout_answer(outcome, ids)
+    answer = _the_504(outcome, ids)
     run = outcome.run
+    if run.response_url is not None and not run.response_url.lower().startswith(
+        ("http://", "https://")
+    ):
+        with precondition():  # a relative URL cannot be followed: WH-TIME-003's failure
+            raise CheckFailure(
+                [RESPONSE_URL], "an absolute response URL", repr(run.response_url), answer
+            )
     if run.response_url is None:
-        raise CheckFailure(
-            ids, "a response URL to follow the run to", "none in body or headers", answer
-        )
+        with precondition():
+            raise CheckFailure(
+                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
+            )
     if run.delivery is None:
         last = run.polls[-1] if run.polls else outcome.first_poll
         raise CheckFailure(

@@ -110,7 +110,10 @@ def _link(url: str | None) -> str | None:
 
 def _requirement_view(requirement: Mapping[str, Any]) -> dict[str, Any]:
     failure = requirement.get("failure")
-    shown = requirement["status"] == "failed" or (requirement["flaky"] and failure is not None)
+    shown = requirement["status"] in ("failed", "blocked") and failure is not None
+    shown = (
+        shown or requirement["status"] == "failed" or (requirement["flaky"] and failure is not None)
+    )
     return {
         **requirement,
         "expectation": requirement.get("expectation"),
@@ -161,6 +164,7 @@ def _context(document: Mapping[str, Any]) -> dict[str, Any]:
         "only": doc.get("only") or [],
         "expectations_file": doc.get("expectations_file"),
         "artifacts": doc.get("artifacts") or [],
+        "root_causes": doc.get("root_causes") or [],
     }
 
 

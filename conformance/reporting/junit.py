@@ -117,8 +117,9 @@ def _check_case(
             type="CheckFailure",
         )
         element.text = _xml_text(details)
-    elif check["status"] in ("skipped", "notrun"):
-        default = "not run" if check["status"] == "notrun" else "skipped"
+    elif check["status"] in ("skipped", "notrun", "blocked"):
+        # JUnit has no "blocked": it is a skip whose message names the failure that caused it.
+        default = {"notrun": "not run", "blocked": "blocked"}.get(check["status"], "skipped")
         _element(testcase, "skipped", message=check["reason"] or default)
     elif check["flaky"] and failure is not None:
         out = _element(testcase, "system-out")
@@ -176,7 +177,9 @@ def render_junit(document: Mapping[str, Any]) -> str:
     covered = {rid for check in document["checks"] for rid in check["requirements"]}
     checkless_suite = _suite(root, CHECKLESS_SUITE, started)
     for requirement in document["requirements"]:
-        if requirement["status"] != "untested" or requirement["id"] in covered:
+        if requirement["status"] not in ("untested", "not-observable"):
+            continue
+        if requirement["id"] in covered:
             continue
         rid = requirement["id"]
         testcase = _element(

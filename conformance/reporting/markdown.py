@@ -12,8 +12,15 @@ from typing import Any
 
 from conformance.redaction import redact
 
-STATUS_ORDER = ("failed", "untested", "skipped", "passed")
-_MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "untested": "UNTESTED"}
+STATUS_ORDER = ("failed", "blocked", "untested", "skipped", "not-observable", "passed")
+_MARK = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "blocked": "BLOCKED",
+    "skipped": "SKIP",
+    "untested": "UNTESTED",
+    "not-observable": "NOT OBSERVABLE",
+}
 
 
 def _cell(text: object) -> str:
@@ -38,6 +45,19 @@ def by_urgency(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     )
 
 
+def root_cause_lines(document: Mapping[str, Any]) -> list[str]:
+    """One line per failure that blocked other requirements, largest first."""
+    lines = []
+    for cause in document.get("root_causes") or []:
+        count = len(cause["blocked"])
+        noun = "requirement" if count == 1 else "requirements"
+        lines.append(
+            f"{count} {noun} blocked by one cause: {cause['cause']} "
+            f"(blocked: {', '.join(cause['blocked'])})"
+        )
+    return lines
+
+
 def _fence(text: str) -> list[str]:
     return ["```", text.replace("```", "`\u200b``"), "```"]
 
@@ -45,9 +65,11 @@ def _fence(text: str) -> list[str]:
 def render_markdown(document: Mapping[str, Any]) -> str:
     target = document["target"]
     seed = document["seed"]
-    lines = [
-        f"# Conformance run {document['run_id']}: {document['outcome']}",
-        "",
+    lines = [f"# Conformance run {document['run_id']}: {document['outcome']}", ""]
+    causes = root_cause_lines(document)
+    if causes:
+        lines += ["## Root causes", "", *(f"- {line}" for line in causes), ""]
+    lines += [
         f"- target: {target.get('name') or '(unnamed)'} at {target['base_url']}",
         f"- profile: {target.get('profile') or '(none)'}",
         f"- started: {document['started_at']}, took {document['duration_seconds']:.1f} s, "
@@ -64,7 +86,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     lines += ["", "## Totals", "", "| level | " + " | ".join(statuses) + " |"]
     lines.append("| --- |" + " ---: |" * len(statuses))
     for level, counts in document["totals"].items():
-        lines.append(f"| {level} | " + " | ".join(str(counts[s]) for s in statuses) + " |")
+        lines.append(f"| {level} | " + " | ".join(str(counts.get(s, 0)) for s in statuses) + " |")
     lines += ["", "## Requirements", "", "| status | ID | level | title | reason |"]
     lines.append("| --- | --- | --- | --- | --- |")
     for r in by_urgency(document):

@@ -3,13 +3,23 @@
 A requirement is
 - `failed` when a test that covers it failed naming it (a `CheckFailure` names the requirements it
   breaks; any other error counts against every requirement of its test);
+- `blocked` when a test that covers it could not judge it because a precondition failed: the
+  answer it needed was missing or unreadable because another requirement failed (`blocked_by`
+  names them, and the reason says how);
+- `not-observable` when the catalogue says no HTTP exchange can show it (`not-black-box`); a check
+  of a necessary condition may still fail it, but never passes it;
 - `passed` when its tests ran and each passed (a test skipped for a profile reason beside a passing
   one does not change that);
 - `skipped` when all its tests were skipped and the catalogue says what profile setting it
   `needs`: the reason is the skip's;
 - `untested` otherwise: no check covers it, it is `not-black-box` (the reason is the catalogue's
-  `why`), its tests were skipped without a profile reason, a test stopped at an earlier failure
-  before reaching it, or the run was stopped before its tests ran.
+  its tests were skipped without a profile reason, a test stopped at an earlier failure before
+  reaching it, a test saw no answer its rule applies to (`NoEvidence`), or the run was stopped
+  before its tests ran.
+
+The run's outcome is `passed` only when every requirement passed or is not observable; a failed
+or blocked one makes it `failed`, and a skipped or untested one `incomplete` (the same rule as
+`conformance gate` without an expectations file, so the two never disagree).
 
 A check that failed and then passed when run again (`--retries`) is `passed` and `flaky`: it
 neither fails the run nor disappears, since every report shows the failed attempt's evidence.
@@ -20,25 +30,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import tines_spec
 
+if TYPE_CHECKING:
+    from conformance.verdicts import AttemptVerdicts
+
 __all__ = [
+    "NOT_PASSING",
     "STATUSES",
+    "URGENCY",
     "CheckOutcome",
     "Evidence",
     "RequirementResult",
+    "RootCause",
     "RunSummary",
     "judge",
     "judge_all",
+    "root_causes",
     "run_outcome",
 ]
 
-CheckStatus = Literal["passed", "failed", "skipped", "notrun"]
-Status = Literal["passed", "failed", "skipped", "untested"]
-STATUSES: tuple[Status, ...] = ("passed", "failed", "skipped", "untested")
-Outcome = Literal["passed", "failed", "interrupted"]
+CheckStatus = Literal["passed", "failed", "blocked", "skipped", "notrun"]
+Status = Literal["passed", "failed", "blocked", "skipped", "untested", "not-observable"]
+STATUSES: tuple[Status, ...] = (
+    "passed",
+    "failed",
+    "blocked",
+    "skipped",
+    "untested",
+    "not-observable",
+)
+# The statuses that keep a run (and the gate) from passing; not-observable does not.
+NOT_PASSING: tuple[Status, ...] = ("failed", "blocked", "untested", "skipped")
+Outcome = Literal["passed", "failed", "incomplete", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,27 @@ class CheckOutcome:
     evidence: Evidence | None = None
     # What the check recorded beside its verdict (pytest's record_property).
     properties: dict[str, str] = field(default_factory=dict)
+    # Requirements of the check it could not judge, and the requirements whose failure did it.
+    blocked_ids: tuple[str, ...] = ()
+    blocked_by: tuple[str, ...] = ()
+    # Requirements of the check it saw no evidence for.
+    unobserved_ids: tuple[str, ...] = ()
+    # One line per requirement, where it differs from the check's reason.
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def take(self, verdicts: AttemptVerdicts | None) -> None:
+        """An attempt's per-requirement verdicts (the final attempt's replace any before)."""
+        if verdicts is None:
+            return
+        self.blocked_ids, self.blocked_by = verdicts.blocked, verdicts.blocked_by
+        self.unobserved_ids, self.reasons = verdicts.unobserved, dict(verdicts.reasons)
+        if self.status == "failed" and verdicts.failed:
+            self.failed_ids = verdicts.failed
+        elif self.status in ("failed", "skipped") and verdicts.blocked:
+            self.status, self.failed_ids = "blocked", ()
+
+    def reason_for(self, requirement_id: str) -> str:
+        return self.reasons.get(requirement_id) or self.reason or self.status
 
     @property
     def flaky(self) -> bool:
@@ -83,6 +130,8 @@ class RequirementResult:
     reason: str | None
     flaky: bool = False
     evidence: Evidence | None = None
+    blocked_by: tuple[str, ...] = ()
+    observable: bool = True
 
     @property
     def area(self) -> str:
@@ -119,15 +168,70 @@ class RunSummary:
         return counts
 
     def by_urgency(self) -> list[RequirementResult]:
-        """Failures first, then untested, skipped, passed; catalogue order within each."""
-        rank = {"failed": 0, "untested": 1, "skipped": 2, "passed": 3}
+        """Failures first, then blocked, untested, skipped, not observable, passed; catalogue
+        order within each."""
+        rank = {status: n for n, status in enumerate(URGENCY)}
         return sorted(self.requirements, key=lambda r: rank[r.status])
 
+    def root_causes(self) -> list[RootCause]:
+        return root_causes(self.requirements)
 
-def _first(outcomes: Sequence[CheckOutcome]) -> str:
+
+URGENCY: tuple[Status, ...] = (
+    "failed",
+    "blocked",
+    "untested",
+    "skipped",
+    "not-observable",
+    "passed",
+)
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """A failure other verdicts follow from: the requirements it failed and those it blocked."""
+
+    cause: str
+    failed: tuple[str, ...]
+    blocked: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.failed) + len(self.blocked)
+
+    def headline(self) -> str:
+        count = len(self.blocked)
+        noun = "requirement" if count == 1 else "requirements"
+        return f"{count} {noun} blocked by one cause: {self.cause}"
+
+
+def root_causes(results: Sequence[RequirementResult]) -> list[RootCause]:
+    """Blocked requirements grouped by the failures that blocked them, largest group first.
+
+    The cause is told by the root requirements' own verdicts when the run has them (their
+    reason), else by the blocked requirement's reason."""
+    by_id = {r.id: r for r in results}
+    groups: dict[tuple[str, ...], list[RequirementResult]] = {}
+    for result in results:
+        if result.status == "blocked":
+            groups.setdefault(result.blocked_by, []).append(result)
+    causes: list[RootCause] = []
+    for roots, blocked in groups.items():
+        failed = tuple(rid for rid in roots if rid in by_id and by_id[rid].status == "failed")
+        if failed:
+            head = by_id[failed[0]]
+            cause = f"{head.id} failed: {head.reason}"
+        else:
+            cause = blocked[0].reason or f"{', '.join(roots)} failed"
+        causes.append(RootCause(cause, failed, tuple(r.id for r in blocked)))
+    return sorted(causes, key=lambda c: -c.size)
+
+
+def _first(outcomes: Sequence[CheckOutcome], requirement_id: str | None = None) -> str:
     head = outcomes[0]
     more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""
-    return f"{head.nodeid}: {head.reason or head.status}{more}"
+    said = head.reason_for(requirement_id) if requirement_id else head.reason or head.status
+    return f"{head.nodeid}: {said}{more}"
 
 
 def judge(
@@ -138,9 +242,13 @@ def judge(
     """The verdict for one requirement from the outcomes of the tests that cover it."""
     mine = [o for o in outcomes if requirement.id in o.requirement_ids]
     tests = tuple(o.nodeid for o in mine)
+    observable = requirement.verification != "not-black-box"
 
     def result(
-        status: Status, reason: str | None, evidence: Evidence | None = None
+        status: Status,
+        reason: str | None,
+        evidence: Evidence | None = None,
+        blocked_by: tuple[str, ...] = (),
     ) -> RequirementResult:
         return RequirementResult(
             requirement.id,
@@ -151,26 +259,35 @@ def judge(
             reason,
             flaky=any(o.flaky for o in mine) and status == "passed",
             evidence=evidence,
+            blocked_by=blocked_by,
+            observable=observable,
         )
 
-    if requirement.verification == "not-black-box":
-        return result("untested", " ".join((requirement.why or "not black-box").split()))
-    failed = [o for o in mine if o.status == "failed" and requirement.id in o.failed_ids]
+    rid = requirement.id
+    failed = [o for o in mine if o.status == "failed" and rid in o.failed_ids]
     if failed:
-        return result("failed", _first(failed), failed[0].evidence)
-    stopped_early = [o for o in mine if o.status == "failed"]
+        return result("failed", _first(failed, rid), failed[0].evidence)
+    blocked = [o for o in mine if rid in o.blocked_ids]
+    if blocked:
+        roots = tuple(dict.fromkeys(r for o in blocked for r in o.blocked_by))
+        return result("blocked", _first(blocked, rid), blocked[0].evidence, roots)
+    if not observable:
+        return result("not-observable", _not_observable(requirement, mine))
+    stopped_early = [o for o in mine if o.status in ("failed", "blocked")]
     passed = [o for o in mine if o.status == "passed"]
     skipped = [o for o in mine if o.status == "skipped"]
+    unobserved = [o for o in mine if rid in o.unobserved_ids]
     not_run = [o for o in mine if o.status == "notrun"]
     if stopped_early:
         head = stopped_early[0]
+        because = ", ".join(head.failed_ids or head.blocked_by)
         return result(
-            "untested",
-            f"{head.nodeid} stopped at a failure of {', '.join(head.failed_ids)} before "
-            "checking it",
+            "untested", f"{head.nodeid} stopped at a failure of {because} before checking it"
         )
     if not_run:
         return result("untested", f"not run: {stopped or 'the run ended before its checks'}")
+    if unobserved and not passed:
+        return result("untested", _first(unobserved, rid))
     if passed:
         flaky = [o for o in passed if o.flaky]
         if flaky:
@@ -181,11 +298,21 @@ def judge(
         return result("passed", None)
     if skipped:
         if requirement.needs:
-            return result("skipped", _first(skipped))
-        return result("untested", f"skipped without a profile reason: {_first(skipped)}")
+            return result("skipped", _first(skipped, rid))
+        return result("untested", f"skipped without a profile reason: {_first(skipped, rid)}")
     if stopped:
         return result("untested", f"not run: {stopped}")
     return result("untested", "no check covers it")
+
+
+def _not_observable(requirement: tines_spec.Requirement, mine: Sequence[CheckOutcome]) -> str:
+    why = " ".join((requirement.why or "no HTTP exchange can show it").split())
+    instead = " ".join((requirement.checked_instead or "").split())
+    if not instead:
+        return why
+    held = [o for o in mine if o.status == "passed"]
+    said = "it held" if held else "it was not checked in this run"
+    return f"{why} Checked instead, a necessary condition: {instead} ({said})."
 
 
 def judge_all(
@@ -197,10 +324,19 @@ def judge_all(
 
 
 def run_outcome(
-    results: Sequence[RequirementResult], outcomes: Sequence[CheckOutcome], stopped: str | None
+    results: Sequence[RequirementResult],
+    outcomes: Sequence[CheckOutcome],
+    stopped: str | None,
+    *,
+    limited: bool = False,
 ) -> Outcome:
+    """`limited`: the run was limited with --only to part of its levels, so it cannot pass (the
+    gate counts what it left out as untested)."""
     if stopped:
         return "interrupted"
-    if any(r.status == "failed" for r in results) or any(o.status == "failed" for o in outcomes):
+    failing = any(r.status in ("failed", "blocked") for r in results)
+    if failing or any(o.status == "failed" for o in outcomes):
         return "failed"
+    if limited or any(r.status in NOT_PASSING for r in results):
+        return "incomplete"
     return "passed"

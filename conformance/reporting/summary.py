@@ -49,6 +49,8 @@ def _requirement(result: RequirementResult, catalogue: tines_spec.Catalogue) -> 
         "tests": list(result.tests),
         "reason": result.reason,
         "failure": _evidence(result.evidence),
+        "blocked_by": list(result.blocked_by),
+        "observable": result.observable,
     }
 
 
@@ -64,6 +66,8 @@ def _check(outcome: CheckOutcome) -> dict[str, Any]:
         "failed_requirements": list(outcome.failed_ids) if outcome.status == "failed" else [],
         "failure": _evidence(outcome.evidence),
         "properties": dict(outcome.properties),
+        "blocked_requirements": list(outcome.blocked_ids),
+        "blocked_by": list(outcome.blocked_by),
     }
 
 
@@ -91,6 +95,10 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
         "requirements": [_requirement(r, catalogue) for r in summary.requirements],
         "checks": [_check(c) for c in summary.checks],
         "totals": summary.totals(),
+        "root_causes": [
+            {"cause": c.cause, "failed": list(c.failed), "blocked": list(c.blocked)}
+            for c in summary.root_causes()
+        ],
     }
     if summary.only:
         document["only"] = list(summary.only)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from .exact import group_ids, group_of
 from .proxy import unchanged
 from .suite_runs import (
     CONTROL,
@@ -47,8 +48,11 @@ def suite_runs(
     if CONTROL_LIMITS in controls:
         isolated[CONTROL_LIMITS] = unchanged
     with broken_targets(workdir, shared, isolated) as targets:
+        # Each variant is run with its whole group, so that a wrong blame anywhere in it shows.
         plans = [
-            RunPlan(v.name, targets[v.name], (v.requirement,), v.limit_test, v.slow)
+            RunPlan(
+                v.name, targets[v.name], group_ids(group_of(v.requirement)), v.limit_test, v.slow
+            )
             for v in selected
         ]
         if CONTROL in controls:

@@ -133,7 +133,9 @@ def test_every_conformance_command_parses_with_the_real_parser(
 
 def test_the_expectations_file_of_the_examples_is_valid() -> None:
     ids = [e.id for e in load_expectations(ROOT / EXPECTATIONS)]
-    assert "STORY-FIELD-013" in ids
+    # The limit test is not run from CI; STORY-FIELD-013 needs no entry (it is not-observable).
+    assert "WH-CONC-001" in ids
+    assert "STORY-FIELD-013" not in ids
 
 
 def test_github_publishes_the_reports_whatever_happened_and_gates_last() -> None:

@@ -188,7 +188,7 @@ def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
     assert verdicts["STORY-GET-001"]["status"] == "failed"
     assert "not JSON" in verdicts["STORY-GET-001"]["reason"]
     assert verdicts["WH-BODY-001"]["status"] == "passed"
-    assert verdicts["STORY-FIELD-013"]["status"] == "untested"  # not-black-box, with its why
+    assert verdicts["STORY-FIELD-013"]["status"] == "not-observable"  # not-black-box, with why
     assert verdicts["STORY-FIELD-013"]["reason"]
     assert summary["seed"] is not None
     assert summary["requests_sent"] >= 3  # the preflight GET, then the two checks
@@ -212,7 +212,11 @@ def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
 
 
 @pytest.mark.slow
-def test_passing_run_exits_0(fake_target: FakeTarget, profiles: Profiles, tmp_path: Path) -> None:
+def test_run_that_leaves_requirements_untested_exits_1(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path
+) -> None:
+    """Its checks pass, but most requirements had none: the run is `incomplete`, and exits as
+    `conformance gate` does on it (the demo shows exit 0 on a run that passes)."""
     profile = profiles.write(fake_target.base_url)
     checks = write_checks(tmp_path, SAMPLE_CHECKS)
     result = run_cli(
@@ -226,11 +230,13 @@ def test_passing_run_exits_0(fake_target: FakeTarget, profiles: Profiles, tmp_pa
         "--levels",
         "must",
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["levels"] == ["MUST"]
     assert {r["level"] for r in summary["requirements"]} == {"MUST"}
-    assert "outcome: passed" in result.stdout
+    assert "outcome: incomplete" in result.stdout
+    gate = run_cli("gate", str(tmp_path / "r" / "summary.json"))
+    assert gate.returncode == 1, gate.stdout
 
 
 @pytest.mark.slow

@@ -36,7 +36,10 @@ def _reproduce(ids: tuple[str, ...]) -> str:
 
 
 def failure(error: BaseException) -> tuple[str, tuple[str, ...], Evidence]:
-    return _failure(error, IDS, REPORT, check="checks/test_x.py::test_y", reproduce=_reproduce)
+    reason, named, evidence, _ = _failure(
+        error, IDS, REPORT, check="checks/test_x.py::test_y", reproduce=_reproduce
+    )
+    return reason, named, evidence
 
 
 def test_a_check_failure_fails_only_what_it_names() -> None:

@@ -59,7 +59,40 @@ def outcome(
             "untested",
             "stopped at a failure of WH-BODY-002",
         ),
-        (OPAQUE, [outcome(OPAQUE.id, "passed")], None, "untested", (OPAQUE.why or "")[:20]),
+        (OPAQUE, [outcome(OPAQUE.id, "passed")], None, "not-observable", "it held"),
+        (OPAQUE, [outcome(OPAQUE.id, "failed", "x", (OPAQUE.id,))], None, "failed", "x"),
+        (
+            PLAIN,
+            [
+                outcome(PLAIN.id, "passed"),
+                CheckOutcome(
+                    "checks/test_x.py::test_blocked",
+                    (PLAIN.id,),
+                    "blocked",
+                    "blocked by WH-BODY-002: status 404",
+                    blocked_ids=(PLAIN.id,),
+                    blocked_by=("WH-BODY-002",),
+                ),
+            ],
+            None,
+            "blocked",
+            "blocked by WH-BODY-002",
+        ),
+        (
+            PLAIN,
+            [
+                CheckOutcome(
+                    "checks/test_x.py::test_unseen",
+                    (PLAIN.id,),
+                    "skipped",
+                    "no evidence: no answer said error",
+                    unobserved_ids=(PLAIN.id,),
+                )
+            ],
+            None,
+            "untested",
+            "no evidence",
+        ),
     ],
 )
 def test_verdict_rules(
@@ -167,11 +200,14 @@ def test_markdown_shows_each_failure_with_its_evidence_and_the_flaky_and_expecte
 def test_table_lists_every_requirement_failures_first() -> None:
     summary = make_summary("third-secret-value")
     lines = render_table(summary, width=100)
-    assert lines[1].startswith("failed")
-    assert PLAIN.id in lines[1]
+    head = next(n for n, line in enumerate(lines) if line.startswith("status"))
+    assert lines[head + 1].startswith("failed")
+    assert PLAIN.id in lines[head + 1]
     assert lines[-1].startswith("outcome: failed")
     assert (
-        sum(1 for line in lines if line.split(" ", 1)[0] in {"passed", "untested"})
+        sum(
+            1 for line in lines if line.split(" ", 1)[0] in {"passed", "untested", "not-observable"}
+        )
         == len(summary.requirements) - 1
     )
 

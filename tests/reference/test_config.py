@@ -22,6 +22,15 @@ def test_defaults_and_the_key_from_the_environment() -> None:
     assert parse_config(["serve"], {}).api_key is None
 
 
+def test_connection_limits_default_and_shutdown_follows_the_exit_timeout() -> None:
+    config = parse_config(["serve", "--exit-timeout", "2.5"], {})
+    assert (config.header_timeout, config.body_timeout, config.keep_alive_timeout) == (10, 10, 5)
+    assert config.max_header_bytes == 16 * 1024
+    assert config.shutdown_grace == 8  # the exit timeout, rounded up, + 5: a run can answer
+    given = parse_config(["serve", "--graceful-shutdown-timeout", "2"], {})
+    assert given.shutdown_grace == 2
+
+
 def test_the_key_never_shows_in_the_repr() -> None:
     config = parse_config(["serve", "--api-key", "s3cr3t-value"], {})
     assert "s3cr3t-value" not in repr(config)
@@ -41,6 +50,12 @@ def test_public_url_loses_its_trailing_slash() -> None:
         (["--max-concurrent-runs", "0"], "--max-concurrent-runs"),
         (["--max-body-bytes", "0"], "--max-body-bytes"),
         (["--public-url", "tenant.example"], "--public-url"),
+        (["--header-timeout", "0"], "--header-timeout"),
+        (["--header-timeout", "inf"], "--header-timeout"),
+        (["--body-timeout", "-1"], "--body-timeout"),
+        (["--keep-alive-timeout", "0"], "--keep-alive-timeout"),
+        (["--max-header-bytes", "100"], "--max-header-bytes"),
+        (["--graceful-shutdown-timeout", "0"], "--graceful-shutdown-timeout"),
     ],
 )
 def test_out_of_range_settings_name_the_option(args: list[str], option: str) -> None:

@@ -21,7 +21,7 @@ from .spec_files import report_entry, spec_base_uri, spec_registry
 
 ID_FORMAT = re.compile(r"(WH|STORY)-[A-Z]+-[0-9]{3}")
 REQUIRED_FIELDS = {"id", "title", "level", "kind", "source", "verification"}
-OPTIONAL_FIELDS = {"encoded_by", "needs", "basis", "why"}
+OPTIONAL_FIELDS = {"encoded_by", "needs", "basis", "why", "checked_instead"}
 SOURCE_FIELDS = {"document", "quote"}
 
 CATALOGUE_PATH = tines_spec.spec_dir() / "requirements.yaml"

@@ -1,0 +1,203 @@
+"""Time limits on reading a request, which uvicorn does not set: head, body, unread rest.
+
+uvicorn bounds an idle keep-alive connection (`timeout_keep_alive`) and the size of a request's
+head (`h11_max_incomplete_event_size`), but not the time a client takes to send them: a client
+that sends its headers a byte at a time (slowloris), or a body shorter than its Content-Length,
+holds its connection, and for the body the request's task, for as long as it likes. Two pieces
+close that gap:
+
+- `limited_h11`: uvicorn's h11 protocol with a timer per request. The request line and headers
+  must be complete within the header timeout of the connection opening (or of the first byte of
+  a later request on it), else the client gets 408 with the JSON error body and the connection is
+  closed. When the app has answered without reading the whole body (a 404, a 413), the rest must
+  arrive within the body timeout, else the connection is closed. It also answers uvicorn's own 400
+  for a request that is not HTTP with the JSON error body, instead of text/plain.
+- `BodyDeadline`: ASGI middleware. The whole body must reach the app within the body timeout of
+  its headers, else 408 with the JSON error body and `Connection: close`. A client that goes away
+  mid-body gets a 400 nobody reads, rather than an exception in the log.
+
+Hand-written, on uvicorn's h11 protocol class: uvicorn (0.54) has no option for either limit, and
+the usual answer, a reverse proxy in front (nginx's client_header_timeout), is not something a
+test server started by `reference-impl serve` can rely on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from reference_impl.negotiation import render_json
+
+__all__ = ["BodyDeadline", "limited_h11"]
+
+
+def _error_body(message: str) -> bytes:
+    return render_json({"errors": [{"message": message}]})
+
+
+def _raw_response(status: int, reason: str, body: bytes) -> bytes:
+    """A whole response with `Connection: close`, for when h11 has no request to answer."""
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol class with these limits (uvicorn instantiates it per connection)."""
+    head_late = _raw_response(
+        408,
+        "Request Timeout",
+        _error_body(f"the request headers did not arrive within {header_timeout:g} s"),
+    )
+
+    class LimitedH11Protocol(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+        _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm("head")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._watch()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._watch()
+
+        def send_400_response(self, msg: str) -> None:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                # The head was valid and the app is running (a bad chunk came later): its answer
+                # is dropped and it reads a disconnect, or h11 would refuse its second response.
+                cycle.disconnected = True
+                cycle.message_event.set()
+                if cycle.response_started:
+                    self.transport.close()
+                    return
+            body = _error_body("the request is not valid HTTP/1.1")
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            response = h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+            self.transport.write(self.conn.send(response))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+            self.transport.close()
+
+        # -------------------------------------------------------------- the timer
+        def _watch(self) -> None:
+            """Arm or disarm the timer for what the connection now waits for."""
+            if self.transport.is_closing():
+                self._disarm()
+                return
+            state = self.conn.their_state
+            if state is h11.IDLE:
+                if self.conn.trailing_data[0]:
+                    self._arm("head")  # part of a request head is in: it has a deadline
+                else:
+                    self._disarm()  # idle between requests: uvicorn's keep-alive timer's job
+            elif state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_complete:
+                self._arm("rest")  # answered without reading the body: it has a deadline
+            else:
+                # Reading the body (BodyDeadline's job, the app's pace), or the request is in.
+                self._disarm()
+
+        def _arm(self, timing: str) -> None:
+            if self._timing == timing:
+                return  # a deadline runs from the start of what it waits for, not the last byte
+            self._disarm()
+            seconds = header_timeout if timing == "head" else body_timeout
+            self._timing = timing
+            self._timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+            self._timing = None
+
+        def _expired(self) -> None:
+            timing, self._timer, self._timing = self._timing, None, None
+            if self.transport.is_closing():
+                return
+            if timing == "head":
+                self.transport.write(head_late)
+            self.transport.close()
+
+    return LimitedH11Protocol
+
+
+class BodyDeadline:
+    """ASGI middleware: the request body must arrive within `seconds` of the request's start."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        complete = False
+        started = False
+
+        async def timed_receive() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()  # after the body: a disconnect, whenever it comes
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(
+                    408,
+                    f"the request body did not arrive within {self.seconds:g} s",
+                    headers={"Connection": "close"},
+                ) from None
+            if message["type"] == "http.disconnect":
+                # Raised as a client error, not Starlette's ClientDisconnect, which its error
+                # middleware would log with a traceback: the client is gone, nobody reads this.
+                raise HTTPException(400, "the client left before the request body was complete")
+            if not message.get("more_body", False):
+                complete = True
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        except HTTPException as exc:
+            # Raised outside Starlette's exception handlers (a bare ASGI route read the body).
+            if started:
+                raise
+            body = _error_body(exc.detail)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": exc.status_code,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
