@@ -8,8 +8,11 @@ one line on stderr, never a traceback; logging goes to stderr, and stdout carrie
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
 import logging
 import os
+import platform
 import signal
 import socket
 import sqlite3
@@ -26,7 +29,7 @@ import tines_spec
 from reference_impl.app import Runtime, build_app, build_runtime
 from reference_impl.config import API_KEY_ENV, ConfigError, ServerConfig, parse_config
 from reference_impl.fixtures import FixtureError, Story, builtin_fixtures, load_fixtures
-from reference_impl.http_limits import BodyDeadline, limited_h11
+from reference_impl.http_limits import BodyDeadline, limited_protocol
 
 __all__ = ["main", "profile_for"]
 
@@ -49,8 +52,27 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            log.info("serving on %s", _stack(self.config.http_protocol_class))
             sys.stdout.write(self._ready_line + "\n")
             sys.stdout.flush()
+
+
+def _stack(protocol: type) -> str:
+    """uvicorn, its event loop and HTTP parser with their versions: whether the fast ones
+    (uvloop, httptools) are in use depends on what is installed, so the log says."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    parts = [
+        f"{name} {_version(name)}"
+        for name in ("uvicorn", loop, getattr(protocol, "parser_name", "?"))
+    ]
+    return f"{parts[0]}, loop {parts[1]}, parser {parts[2]}"
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return f"(Python {platform.python_version()})"  # asyncio
 
 
 def profile_for(runtime: Runtime, base_url: str) -> dict[str, Any]:
@@ -154,8 +176,8 @@ def serve(config: ServerConfig) -> int:
         _write_profile(config.profile_out, profile_for(runtime, config.public_url or base_url))
     uv_config = uvicorn.Config(
         BodyDeadline(build_app(runtime), config.body_timeout),
-        # h11 whatever else is installed: the header and unread-body timeouts are built on it.
-        http=limited_h11(config.header_timeout, config.body_timeout),
+        # httptools, else h11, with the header, unread-body and head size limits built on it.
+        http=limited_protocol(config.header_timeout, config.body_timeout, config.max_header_bytes),
         h11_max_incomplete_event_size=config.max_header_bytes,
         timeout_keep_alive=config.keep_alive_timeout,
         log_config=None,
