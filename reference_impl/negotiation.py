@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mimeparse
+import orjson
 
 import tines_spec
 
@@ -123,6 +124,16 @@ def choose_media_type(accept: str | None) -> str:
 
 
 def render_json(data: Any) -> bytes:
+    """Compact JSON in UTF-8. orjson where it gives the same JSON as the json module: not for what
+    it refuses (integers past 64 bits, keys that are not strings) nor for output with a null in it
+    (orjson writes NaN and infinity as null, json as NaN and Infinity)."""
+    try:
+        fast = orjson.dumps(data)
+    except TypeError:
+        pass
+    else:
+        if b"null" not in fast:
+            return fast
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
