@@ -10,8 +10,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from jsonschema.protocols import Validator
+
 import tines_spec
-from conformance.blame import blame_errors
+from conformance.blame import blame_errors, describe_error
 from conformance.exchange import Exchange, ReceivedResponse
 from conformance.result import Blocked, CheckFailure, NoEvidence, covered
 
@@ -167,6 +169,35 @@ def expect_valid(
         exchange,
         reasons=reasons,
     )
+
+
+def expect_valid_with(
+    exchange: Exchange,
+    instance: Any,
+    validator: Validator,
+    label: str,
+    requirement: Ids,
+    *,
+    unless_invalid_in: str = "",
+) -> None:
+    """The instance is valid against a validator built from other spec data (`label` names it).
+
+    For a table that carries one requirement as a whole (the SDK's types), so every error
+    blames that requirement; a catalogue schema goes through `expect_valid` and its blame.
+    With `unless_invalid_in` (a catalogue schema), an error at a top-level field that schema
+    already rejects is left to that field's own requirement: one defect, one blame."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if unless_invalid_in and errors:
+        wrong = {
+            error.absolute_path[0] if error.absolute_path else None
+            for error in tines_spec.validator(unless_invalid_in).iter_errors(instance)
+        }
+        errors = [
+            e for e in errors if (e.absolute_path[0] if e.absolute_path else None) not in wrong
+        ]
+    if errors:
+        problems = "; ".join(describe_error(e) for e in errors[:8])
+        raise CheckFailure(_ids(requirement), f"valid against {label}", problems, exchange)
 
 
 def expect_equal(

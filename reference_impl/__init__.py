@@ -20,6 +20,7 @@ Choices the spec leaves to the implementation, made here:
 - On SIGTERM the server stops accepting connections and lets the requests in flight get their
   answers (each within the exit timeout), then stops the runs, marks them abandoned, commits, and
   exits 0.
-- A run whose actions end without an exit event never produces data: its request gets the 504
-  at the exit timeout, as on Tines, and its response URL stays pending.
+- A run whose actions end without an exit event (an action failed on its event, or no branch
+  reached an exit) is failed at once: its request gets 422 with `X-Tines-Status: error` and the
+  error body, and its response URL answers 410 with status `failed`, never a pending 202.
 """

@@ -32,7 +32,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import tines_spec
 from reference_impl.config import ServerConfig
-from reference_impl.engine import Engine, ExitEvent, RunFailedError, RunHandle
+from reference_impl.engine import (
+    Engine,
+    ExitEvent,
+    FailedRun,
+    RunFailedError,
+    RunHandle,
+    RunOutcome,
+)
 from reference_impl.fixtures import Story
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
 from reference_impl.store import RunStore, UnstorableError, payload_text
@@ -185,6 +192,8 @@ class StoriesApi:
     """
 
     PREFIX = "/api/v1/stories/"
+    # Paths under PREFIX that are routes of their own, not story IDs (GET on them gets 405).
+    LITERAL_PATHS = frozenset({"import"})
 
     def __init__(self, runtime: Runtime, app: ASGIApp) -> None:
         self.runtime = runtime
@@ -199,6 +208,7 @@ class StoriesApi:
             and scope["method"] in ("GET", "HEAD")
             and scope["path"].startswith(self.PREFIX)
             and "/" not in scope["path"][len(self.PREFIX) :]
+            and scope["path"][len(self.PREFIX) :] not in self.LITERAL_PATHS
         ):
             raw_id = scope["path"][len(self.PREFIX) :]
             status, body = self.answer(raw_id, scope["headers"], scope["query_string"])
@@ -223,7 +233,10 @@ class StoriesApi:
         story = runtime.stories.get(story_id) if story_id is not None else None
         if story is None:
             return 404, _error_bytes("story not found")
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        # An empty value means "not given" (STORY-PARAM-002): what tapi sends by default.
+        query = {
+            k: v for k, v in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if v
+        }
         mode = query.get("story_mode")
         if mode is not None and mode not in self.modes:
             return 400, _error_bytes(
@@ -492,19 +505,31 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             return _limit_response(201, "concurrency", response_url())
         remaining = config.exit_timeout - (loop.time() - started)
         try:
-            exit_event = await _first_exit(handle, remaining)
+            outcome = await _first_exit(handle, remaining)
         except RunFailedError:
+            # The server lost the run to a fault (a write the store refused): not the story's
+            # doing, so a 500; its response URL says abandoned.
             return error_response(500, "the run failed before an exit action emitted", webhook=True)
-        if exit_event is None:
+        if outcome is None:
             await handle.stored()
             return _limit_response(504, "time", response_url())
-        return _data_response(exit_event, headers.get("accept"))
+        if isinstance(outcome, FailedRun):
+            # Implementation-defined (openapi.yaml, RunFailed): the run is over and has no data,
+            # which its response URL says too from now on.
+            return error_response(
+                422,
+                f"the run ended without data: {outcome.reason}",
+                webhook=True,
+                headers={RESPONSE_LOCATION: response_url()},
+            )
+        return _data_response(outcome, headers.get("accept"))
 
     return webhook
 
 
-async def _first_exit(handle: RunHandle, timeout: float) -> ExitEvent | None:
-    """The run's first exit event, or None when the timeout passes first; the run goes on.
+async def _first_exit(handle: RunHandle, timeout: float) -> RunOutcome | None:
+    """The run's outcome (its first exit event, or why it failed), or None when the timeout
+    passes first; the run goes on.
 
     One future and one timer, where `wait_for(shield(...))` makes a task and two futures more
     per request: this is the webhook's hot path.
@@ -546,9 +571,11 @@ def make_response_url(runtime: Runtime) -> Callable[[Request], Awaitable[Respons
             response.headers[EXIT_ACTION_ID] = record.action_id
             return response
         url = f"{runtime.webhook_url(entry.story, _base_url(request, config.public_url))}/{run_id}"
-        if record.status == "abandoned":
+        if record.status in ("abandoned", "failed"):
             response = Response(
-                render_json({"status": "abandoned", "response_url": url}), 410, media_type=JSON_TYPE
+                render_json({"status": record.status, "response_url": url}),
+                410,
+                media_type=JSON_TYPE,
             )
             response.headers[STATUS] = "error"
             return response
@@ -625,13 +652,44 @@ def build_app(runtime: Runtime) -> ASGIApp:
     ]
     from reference_impl.story_admin import story_admin_routes  # imports app: import here
 
-    routes += story_admin_routes(runtime)
+    # First: a literal path (`/api/v1/stories/import`) must be matched before `{story_id}`
+    # takes it, for the answer and for the `Allow` of a 405.
+    routes = _one_route_per_path(story_admin_routes(runtime), routes) + routes
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     return StoriesApi(runtime, WebhookApi(make_webhook(runtime), app))
+
+
+def _one_route_per_path(extra: list[Route], routes: list[Route]) -> list[Route]:
+    """`extra` with each route whose path is already routed merged into that route.
+
+    Starlette answers a method no route takes with the `Allow` of the first route whose path
+    matches, so two routes on one path would each hide the other's methods (an OPTIONS on a
+    story said `Allow: GET, HEAD` though DELETE is served there).
+    """
+    kept = []
+    for route in extra:
+        index = next((i for i, r in enumerate(routes) if r.path == route.path), None)
+        if index is None:
+            kept.append(route)
+            continue
+        first = routes[index]
+        by_method = {m: first.endpoint for m in first.methods or ()}
+        by_method.update({m: route.endpoint for m in route.methods or ()})
+
+        async def dispatch(request: Request, by_method: Any = by_method) -> Response:
+            if request.path_params.get("story_id") in StoriesApi.LITERAL_PATHS:
+                # `{story_id}` matched a literal route's path (POST /api/v1/stories/import).
+                raise HTTPException(405, headers={"Allow": "POST"})
+            response: Response = await by_method[request.method](request)
+            return response
+
+        methods = sorted(set(first.methods or ()) | set(route.methods or ()) - {"HEAD"})
+        routes[index] = Route(route.path, dispatch, methods=methods)
+    return kept
 
 
 async def shutdown(runtime: Runtime) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "Action",
     "Engine",
     "ExitEvent",
+    "FailedRun",
     "LiveActivity",
     "RunFailedError",
     "RunHandle",
@@ -57,7 +58,7 @@ class RunFailedError(Exception):
     """A run ended by a fault before its first exit event: its answer is an error."""
 
 
-def _retrieve(future: asyncio.Future[ExitEvent]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark the exception seen, so that asyncio does not log it when nobody awaited it."""
     if not future.cancelled():
         future.exception()
@@ -105,6 +106,16 @@ class ExitEvent:
 
 
 @dataclass(frozen=True)
+class FailedRun:
+    """A run that ended without an exit event; `reason` says why, for the error body."""
+
+    reason: str
+
+
+RunOutcome = ExitEvent | FailedRun
+
+
+@dataclass(frozen=True)
 class LiveActivity:
     """A story's live state, for the Stories API's include_live_activity."""
 
@@ -120,7 +131,8 @@ class RunHandle:
     run_id: str
     queued: bool
     created: Written[None]
-    result: asyncio.Future[ExitEvent]
+    result: asyncio.Future[RunOutcome]
+    failure: str | None = None
 
     async def stored(self) -> None:
         """Wait until the run's row is committed (its response URL answers from then on).
@@ -249,8 +261,11 @@ class Engine:
         try:
             context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
             await self._perform(state, handle, state.entry, event, context)
-            # Not awaited: nobody waits on it, and the single writer keeps it after the events.
-            self._store.finish_run(handle.run_id)
+            if handle.result.done():
+                # Not awaited: nobody waits on it, and the single writer keeps it after the events.
+                self._store.finish_run(handle.run_id)
+            else:
+                await self._fail(handle, handle.failure or "no exit action emitted an event")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -267,6 +282,17 @@ class Engine:
             if state.queue and not self._stopping:
                 queued, queued_event = state.queue.popleft()
                 self._start(state, queued, queued_event)
+
+    async def _fail(self, handle: RunHandle, reason: str) -> None:
+        """Store the run as failed, then resolve its result: the answer follows the record."""
+        try:
+            await asyncio.wrap_future(self._store.fail_run(handle.run_id))
+        except Exception:
+            # Stays `running` in the store, so shutdown marks it abandoned; the live answer
+            # still ends now rather than at the exit timeout.
+            log.exception("run %s could not be stored as failed", handle.run_id)
+        if not handle.result.done():
+            handle.result.set_result(FailedRun(reason))
 
     async def _perform(
         self,
@@ -288,6 +314,8 @@ class Engine:
         except ActionError as exc:
             state.not_working.add(action.id)
             log.warning("action %s (%s) failed: %s", action.id, action.name, exc)
+            if handle.failure is None:
+                handle.failure = f"action {action.name!r} failed: {exc}"
             return
         state.not_working.discard(action.id)
         event_id = f"{self._event_prefix}{next(self._event_count):08x}"

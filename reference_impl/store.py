@@ -72,7 +72,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RunStatus = Literal["running", "completed", "abandoned"]
+RunStatus = Literal["running", "completed", "failed", "abandoned"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -418,14 +418,20 @@ class RunStore:
         return self._submit(write, batched=True)
 
     def abandon_run(self, run_id: str) -> Written[None]:
-        """Mark one run abandoned: it failed, and its response URL must not say it is pending."""
+        """Mark one run abandoned: the server lost it to a fault, so it must not say pending."""
+        return self._end_run(run_id, "abandoned")
+
+    def fail_run(self, run_id: str) -> Written[None]:
+        """Mark a running run as failed: it ended without a result and never will have one."""
+        return self._end_run(run_id, "failed")
+
+    def _end_run(self, run_id: str, status: RunStatus) -> Written[None]:
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "UPDATE runs SET status = 'abandoned', finished_at = ?"
-                " WHERE id = ? AND status = 'running'",
-                (now, run_id),
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+                (status, now, run_id),
             )
 
         return self._submit(write, batched=True)

@@ -23,10 +23,12 @@ from conformance.verify import (
     expect_status,
     expect_string,
     expect_valid,
+    expect_valid_with,
     json_body,
     precondition,
     response_of,
 )
+from tines_spec.sdk import SDK_TYPES_FILE, sdk_validator
 
 # The operations every check of this module calls, for the dry-run plan.
 pytestmark = pytest.mark.operations("GET /api/v1/stories/{story_id}")
@@ -130,6 +132,43 @@ def test_no_live_activity_fields_when_false(target: TargetClient, profile: Profi
         params = {"include_live_activity": "false"}
         exchange, story = _story(target, story_id, "STORY-LIVE-003", params)
         expect_valid(exchange, story, _STORY, "STORY-LIVE-003", "/$defs/plain")
+
+
+@pytest.mark.requirement("STORY-SDK-001", max_requests_per_story=1)
+def test_each_story_decodes_in_tines_go_sdk(target: TargetClient, profile: Profile) -> None:
+    """Tines' own Go SDK decodes a story with fixed types (`exit_agents` and `owners` as lists
+    of integers): a shape it cannot read is an interoperability finding, even where the
+    document's wording and so the schema allow it."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, "STORY-SDK-001")
+        expect_valid_with(
+            exchange,
+            story,
+            sdk_validator(),
+            SDK_TYPES_FILE,
+            "STORY-SDK-001",
+            unless_invalid_in=_STORY,
+        )
+
+
+@pytest.mark.requirement("STORY-PARAM-002", max_requests_per_story=2)
+def test_empty_parameters_mean_not_given(target: TargetClient, profile: Profile) -> None:
+    """`tapi`'s default `stories.get` sends `story_mode=` (empty): an empty optional parameter
+    is answered as if it were not given, the same story as a call without it."""
+    empty = {name: "" for name, _ in _INVALID_PARAMETERS}
+    for story_id in profile.stories.ids:
+        _, bare = _story(target, story_id, "STORY-PARAM-002")
+        exchange, story = _story(target, story_id, "STORY-PARAM-002", empty)
+        # Live-activity counts move between two reads; whether they are there is STORY-LIVE-002's.
+        expect_equal(exchange, "the story", _settled(story), _settled(bare), "STORY-PARAM-002")
+
+
+def _settled(story: Any) -> Any:
+    """The story without the values that change from one read to the next."""
+    if not isinstance(story, dict):
+        return story
+    moving = set(tines_spec.live_activity_fields())
+    return {key: value for key, value in story.items() if key not in moving}
 
 
 @pytest.mark.requirement("STORY-MODE-001", max_requests_per_story=len(_modes()))

@@ -53,6 +53,10 @@ ALSO_FAILS: Mapping[str, tuple[tuple[str, ...], str]] = {
         ("WH-CONV-003",),
         "a numeric-string status is a status too: ignoring every status ignores it",
     ),
+    "WH-CONV-002:convention_body_not_unwrapped": (
+        ("WH-CONV-007",),
+        "the whole payload sent as the body carries its other keys into the response too",
+    ),
     "WH-CT-002:csv_ignored": (
         ("WH-CT-006",),
         "with Accept: text/csv ignored, a q-value that ranks CSV first is ignored too",

@@ -866,6 +866,20 @@ async def invalid_parameter_not_named(call: Call) -> Outgoing:
     return response
 
 
+@breaks("STORY-PARAM-002")
+async def empty_parameter_refused(call: Call) -> Outgoing:
+    """STORY-PARAM-002: an empty parameter (`story_mode=`, tapi's default) is answered 400
+    naming it, as if the empty string were a value outside its type."""
+    if call.request.route == "stories":
+        empty = next((k for k, v in call.request.params() if v == ""), None)
+        if empty is not None:
+            response = await call.forward()
+            response.status = 400
+            response.set_json({"errors": [{"message": f"{empty} is invalid", "parameter": empty}]})
+            return response
+    return await call.forward()
+
+
 @breaks("STORY-MODE-001")
 async def story_mode_ignored(call: Call) -> Outgoing:
     """STORY-MODE-001: `story_mode` is ignored; every answer is the story's default version."""
@@ -978,6 +992,18 @@ async def timestamps_not_iso(call: Call) -> Outgoing:
             if isinstance(value, str) and len(value) >= 19:
                 story[name] = f"{value[5:7]}/{value[8:10]}/{value[0:4]} {value[11:19]}"
         response.set_json(story)
+    return response
+
+
+@breaks("STORY-SDK-001")
+async def exit_agents_as_objects(call: Call) -> Outgoing:
+    """STORY-SDK-001: `exit_agents` is sent as objects (`[{"id": 80013}]`), which the schema
+    accepts (the document says "an Array of objects") but Tines' Go SDK cannot decode."""
+    response = await call.forward()
+    story = story_of(call, response)
+    if story is not None and isinstance(story.get("exit_agents"), list):
+        ids = story["exit_agents"] or [story.get("entry_agent_id") or story.get("id")]
+        response.set_json({**story, "exit_agents": [{"id": i} for i in ids]})
     return response
 
 

@@ -27,8 +27,12 @@ SAMPLE_ID = 7981
 # whole, names no limit on a data response, and serves a valid story under any key. Every story
 # field of the sample is right; its live-activity fields are there even when not asked for.
 # WH-TIME-001 passes because it answers at once, before the timeout: the probe's delay is not
-# verified (a limit of the suite, not a virtue of the target).
+# verified (a limit of the suite, not a virtue of the target). It ignores every query parameter,
+# so an empty one is answered as if not given (STORY-PARAM-002), and its sample's types are the
+# ones Tines' Go SDK decodes (STORY-SDK-001).
 NAIVE_MAY_PASS = {
+    "STORY-PARAM-002",
+    "STORY-SDK-001",
     "WH-ENTRY-001",
     "WH-BODY-001",
     "WH-BODY-002",
@@ -53,8 +57,11 @@ NAIVE_MAY_PASS = {
 }
 # What the static mock really meets: it takes any key, says a documented X-Tines-Status, sends
 # no live-activity field, and its slug ("string") is underscored. Its webhook bodies are `{}`
-# whatever was asked, so nothing about the data passes.
+# whatever was asked, so nothing about the data passes. Like the naive one it ignores every
+# query parameter (STORY-PARAM-002), and its schema example decodes in the Go SDK (STORY-SDK-001).
 MOCK_MAY_PASS = {
+    "STORY-PARAM-002",
+    "STORY-SDK-001",
     "WH-META-005",
     "STORY-AUTH-001",
     "STORY-AUTH-002",

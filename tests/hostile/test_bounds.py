@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
@@ -32,7 +33,7 @@ def clean_redaction() -> Iterator[None]:
     redaction.clear()
 
 
-def _client_for(tmp_path: Path, base_url: str, **safety: object) -> TargetClient:
+def _client_for(tmp_path: Path, base_url: str, **safety: Any) -> TargetClient:
     path = write_profile(tmp_path, base_url, "secret" + secrets.token_hex(12))
     profile = load_profile(path)
     if safety:

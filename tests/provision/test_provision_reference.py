@@ -69,9 +69,18 @@ def test_provision_then_run_passes(
         timeout=300,
         env={**os.environ, "TINES_API_KEY": tenant.key},
     )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     status = {r["id"]: r["status"] for r in summary["requirements"]}
+    # A provisioned profile names no concurrency limit (a tenant's is not published), no draft
+    # and no Send to Story story, so those requirements are skipped for the profile setting
+    # they need, and the run is incomplete (exit 1, as the gate would say); all else passed.
+    needs = {r.id: r.needs for r in tines_spec.catalogue().requirements}
+    skipped = {rid for rid, st in status.items() if st == "skipped"}
+    assert "limits.concurrency" in {needs[rid] for rid in skipped}, status
+    assert all(needs[rid] for rid in skipped), status
+    judged = {st for rid, st in status.items() if rid not in skipped}
+    assert judged <= {"passed", "not-observable"}, (done.stdout + done.stderr)[-3000:]
+    assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]
     # The race story's requirement and the probe's contract ran on the imported stories.
     assert status["WH-BODY-003"] == "passed"
     assert status["WH-CONV-001"] == "passed"

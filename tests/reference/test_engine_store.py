@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reference_impl.engine import Engine, ExitEvent, StoryGraph
+from reference_impl.engine import Engine, ExitEvent, FailedRun, RunHandle, StoryGraph
 from reference_impl.fixtures import builtin_fixtures
 from reference_impl.store import RunStore, StoreClosedError
 
@@ -23,6 +23,13 @@ def graph(role: str) -> StoryGraph:
 
 PROBE = graph("probe")
 RACE = graph("race")
+
+
+async def exit_of(handle: RunHandle, timeout: float = 5) -> ExitEvent:
+    """The run's exit event; a run that failed instead fails the test."""
+    outcome = await asyncio.wait_for(handle.result, timeout)
+    assert isinstance(outcome, ExitEvent), outcome
+    return outcome
 
 
 def probe_event(exit: Any, delay: Any = None) -> dict[str, Any]:
@@ -98,7 +105,7 @@ def run_engine(graphs: list[StoryGraph], slots: int, scenario: Any) -> Any:
 def test_probe_emits_its_exit_value_and_stores_every_event() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         handle = engine.submit(PROBE.story_id, probe_event({"status": 202, "body": [1]}))
-        result = await asyncio.wait_for(handle.result, 5)
+        result = await exit_of(handle)
         assert result.payload == {"status": 202, "body": [1]}
         assert result.action_id == str(PROBE.exits[0].id)
         record = await asyncio.to_thread(store.get_run, handle.run_id)
@@ -114,7 +121,7 @@ def test_race_first_exit_wins_and_the_other_branch_completes() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         body = {"token": "t1", "first_delay_seconds": 0.2, "second_delay_seconds": 0}
         handle = engine.submit(RACE.story_id, {"body": body, "headers": {}})
-        result: ExitEvent = await asyncio.wait_for(handle.result, 5)
+        result = await exit_of(handle)
         assert result.payload == {"exit": "second", "token": "t1"}
 
         def both_exits_stored() -> bool:
@@ -142,7 +149,7 @@ def test_runs_beyond_the_slots_queue_and_all_finish() -> None:
         activity = engine.live_activity(PROBE.story_id)
         assert activity.concurrent_runs_count == 2
         assert activity.pending_action_runs_count == 3  # the queued runs; no delay started yet
-        results = await asyncio.wait_for(asyncio.gather(*(h.result for h in handles)), 5)
+        results = await asyncio.gather(*(exit_of(h) for h in handles))
         assert [r.payload for r in results] == list(range(5))
         assert len({r.event_id for r in results}) == 5
 
@@ -152,16 +159,28 @@ def test_runs_beyond_the_slots_queue_and_all_finish() -> None:
 def test_a_bad_delay_marks_the_action_not_working_until_it_emits() -> None:
     async def scenario(engine: Engine, store: RunStore) -> None:
         bad = engine.submit(PROBE.story_id, probe_event(1, "soon"))
-
-        async def idle() -> bool:
-            return not engine.live_activity(PROBE.story_id).concurrent_runs_count
-
-        await wait_until_async(idle, deadline=5)
-        assert not bad.result.done()
+        outcome = await asyncio.wait_for(bad.result, 5)
+        assert isinstance(outcome, FailedRun)
         assert engine.live_activity(PROBE.story_id).not_working_actions_count == 1
         good = engine.submit(PROBE.story_id, probe_event(2))
         await asyncio.wait_for(good.result, 5)
         assert engine.live_activity(PROBE.story_id).not_working_actions_count == 0
+
+    run_engine([PROBE], 2, scenario)
+
+
+@pytest.mark.parametrize("delay", [-5, "x", float("inf")])
+def test_a_run_that_ends_without_data_fails_at_once_and_is_stored_failed(delay: Any) -> None:
+    async def scenario(engine: Engine, store: RunStore) -> None:
+        handle = engine.submit(PROBE.story_id, probe_event(1, delay))
+        # Well under any exit timeout: the failure ends the run, it does not wait for one.
+        outcome = await asyncio.wait_for(handle.result, 2)
+        assert isinstance(outcome, FailedRun)
+        assert "delay" in outcome.reason
+        record = await asyncio.to_thread(store.get_run, handle.run_id)
+        assert record is not None
+        assert record.status == "failed"
+        assert record.event_id is None
 
     run_engine([PROBE], 2, scenario)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import tines_spec
-from reference_impl.fixtures import FixtureError, builtin_fixtures, load_fixtures
+from reference_impl.fixtures import FixtureError, Story, builtin_fixtures, load_fixtures
+from tines_spec.sdk import sdk_fields, sdk_validator
 
 SAMPLE_FIELDS = {
     "name": "Simple story",
@@ -82,3 +84,35 @@ def test_a_bad_file_names_the_file_and_the_field(tmp_path: Path, text: str, fiel
 def test_a_missing_file_is_a_fixture_error(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match=r"stories\.yaml: \(file\)"):
         load_fixtures(tmp_path / "stories.yaml")
+
+
+def _every_answer(story: Story) -> list[tuple[str, dict[str, Any]]]:
+    answers = [(f"{story.id}", story.record(None, None))]
+    answers += [(f"{story.id} {m}", story.record(m, None)) for m in story.versions]
+    answers += [(f"{story.id} draft {d}", story.record(None, d)) for d in story.drafts]
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("label", "answer"),
+    [pair for story in builtin_fixtures() for pair in _every_answer(story)],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_builtin_answer_decodes_as_tines_sdk_reads_it(
+    label: str, answer: dict[str, Any]
+) -> None:
+    """spec/sdk-types.yaml: no fixture may answer a shape Tines' own Go SDK cannot decode."""
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in sdk_validator().iter_errors(answer)
+    ]
+    assert errors == [], label
+
+
+def test_the_sdk_table_covers_the_exit_agents_and_owners_fields() -> None:
+    """The two fields whose documented shape the SDK does not read are in the table."""
+    by_field = {row.field: row for row in sdk_fields()}
+    assert by_field["exit_agents"].item_type == "integer"
+    assert by_field["owners"].item_type == "integer"
+    assert sdk_validator().is_valid({"exit_agents": [1], "owners": [2]})
+    assert not sdk_validator().is_valid({"exit_agents": [{"id": 1}]})

@@ -147,9 +147,9 @@ def _not_json(name: str) -> Any:
 def test_fuzzed_webhook_bodies(
     fuzzed: ServerProcess, body: bytes, media_type: str, accept: str
 ) -> None:
-    headers = {"accept": accept.encode("latin-1")} if accept else {}
+    headers: dict[bytes, bytes] = {b"accept": accept.encode("latin-1")} if accept else {}
     if media_type:
-        headers["content-type"] = media_type.encode("latin-1")
+        headers[b"content-type"] = media_type.encode("latin-1")
     response = fuzzed.client.post(fuzzed.probe_url, content=body, headers=headers)
     _assert_answer_is_sound(response, body)
 

@@ -115,6 +115,25 @@ def test_seed_timeout_example_and_the_response_url(server: ServerProcess) -> Non
     assert_error(server.client.get(other_story), 404, webhook=True)
 
 
+@pytest.mark.parametrize("delay", [-5, "x"])
+def test_a_failed_run_ends_at_once_and_its_response_url_agrees(
+    server: ServerProcess, delay: Any
+) -> None:
+    response = server.client.post(server.probe_url, json={"exit": 1, "delay_seconds": delay})
+    # Answered before the 3 s exit timeout could have passed: the run is over, not pending.
+    assert response.elapsed.total_seconds() < 2
+    body = assert_error(response, 422, webhook=True)
+    assert "delay" in body["errors"][0]["message"]
+    url = response.headers["x-tines-response-location"]
+    assert url.startswith(server.probe_url + "/")
+    later = server.client.get(url)
+    assert later.status_code == 410
+    assert later.headers["x-tines-status"] == "error"
+    assert "retry-after" not in later.headers
+    assert later.json() == {"status": "failed", "response_url": url}
+    assert valid("pending-body.schema.json", later.json())
+
+
 # ---------------------------------------------------------------------------- webhook behaviour
 def test_data_response_metadata(server: ServerProcess) -> None:
     first, second = server.probe({"n": 1}), server.probe({"n": 2})
@@ -303,6 +322,8 @@ def test_sample_story_and_its_versions(server: ServerProcess) -> None:
     assert test_mode["mode"] == "TEST"
     assert valid("story.schema.json", test_mode, "/$defs/plain")
     assert get({"story_mode": "LIVE"}).json()["mode"] == "LIVE"
+    # An empty value is no value (STORY-PARAM-002): tapi's default call.
+    assert get({"story_mode": "", "draft_id": "", "include_live_activity": ""}).json() == plain
     draft = get({"draft_id": "1234"}).json()
     assert (draft["draft_id"], draft["draft_name"]) == (1234, "Initial Draft")
     assert valid("story.schema.json", draft, "/$defs/plain")
@@ -312,7 +333,6 @@ def test_sample_story_and_its_versions(server: ServerProcess) -> None:
     ("query", "status", "parameter"),
     [
         ({"story_mode": "live"}, 400, "story_mode"),
-        ({"story_mode": ""}, 400, "story_mode"),
         ({"draft_id": "abc"}, 400, "draft_id"),
         ({"draft_id": "1.5"}, 400, "draft_id"),
         ({"draft_id": "999"}, 404, "draft_id"),
