@@ -366,7 +366,9 @@ def endpoints_from_profile(profile_path: Path, api_key: str, story_id: int) -> l
             name="probe webhook POST",
             method="POST",
             path=probe.path,
-            headers={"Content-Type": "application/json"},
+            # Accept named: with none, Prism's mock picks the spec's text/plain answer and cannot
+            # render its example object as text (a 500). The reference answers JSON either way.
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
             body=PROBE_BODY,
         ),
     ]
