@@ -226,6 +226,11 @@ class RunStore:
         # the writer together: one wake-up of its thread, and one transaction, for all of them.
         self._pending: list[_Item] = []
         self._pending_lock = threading.Lock()
+        # The last event's payload and its text: an action that passes its event on (a delay, a
+        # webhook) emits the very object it received, so a run stores one object several times.
+        # Events are never changed once emitted, which makes the object's identity enough.
+        self._last_payload: Any = None
+        self._last_text = "null"
         self._closed = False
         self._writer_stopped = False
         self._writer = threading.Thread(
@@ -386,10 +391,14 @@ class RunStore:
         A payload `payload_text` refuses gives a failed future at once; nothing is queued.
         """
         now = time.time()
-        try:
-            text = payload_text(payload)
-        except UnstorableError as exc:
-            return self._refused(exc)
+        if payload is self._last_payload:
+            text = self._last_text
+        else:
+            try:
+                text = payload_text(payload)
+            except UnstorableError as exc:
+                return self._refused(exc)
+            self._last_payload, self._last_text = payload, text
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(

@@ -1,24 +1,28 @@
 """The webhook's hot paths give what the plain ones give: orjson, compiled templates, the store's
-batches, the event's headers, and the HTTP protocol chosen when httptools is missing."""
+batches, the event's headers, time-ordered run IDs, the remembered Accept, and the HTTP protocol
+chosen when httptools is missing."""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import concurrent.futures
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
+import mimeparse
 import pytest
 from starlette.datastructures import Headers
 
 from reference_impl.app import _event_headers, build_app, build_runtime, shutdown
 from reference_impl.config import ServerConfig
+from reference_impl.engine import new_id
 from reference_impl.fixtures import builtin_fixtures
 from reference_impl.http_limits import limited_protocol
-from reference_impl.negotiation import render_json
+from reference_impl.negotiation import _OFFERED, JSON_TYPE, choose_media_type, render_json
 from reference_impl.store import RunStore, payload_text
 from reference_impl.templating import compile_template, render
 
@@ -156,3 +160,40 @@ def test_without_httptools_the_limits_are_on_h11(monkeypatch: pytest.MonkeyPatch
     assert getattr(limited_protocol(1, 1, 16384), "parser_name", None) == "h11"
     monkeypatch.undo()
     assert getattr(limited_protocol(1, 1, 16384), "parser_name", None) == "httptools"
+
+
+def test_run_ids_are_32_hex_digits_that_sort_by_creation() -> None:
+    earlier = new_id()
+    ids = [new_id() for _ in range(200)]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len(set(ids)) == len(ids)
+    # The first 12 digits are the millisecond: never earlier than an ID made before.
+    assert all(i[:12] >= earlier[:12] for i in ids)
+
+
+def test_one_payload_stored_twice_is_stored_as_the_same_text(tmp_path: Path) -> None:
+    store = RunStore(str(tmp_path / "runs.sqlite3"))
+    payload = {"body": {"a": 1}, "headers": {"x": "y"}}
+    try:
+        writes = [
+            store.create_run("r1", "s"),
+            store.record_event("e1", "r1", "1", payload),
+            store.record_event("e2", "r1", "2", payload),
+            store.record_event("e3", "r1", "3", {"other": True}),
+        ]
+        for written in writes:  # off the loop: concurrent futures
+            assert isinstance(written, concurrent.futures.Future)
+            written.result(timeout=5)
+        assert [p for _, _, p in store.events_of("r1")] == [payload, payload, {"other": True}]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "text/plain;q=0.5, text/csv", "*/*", "nonsense;;;"])
+def test_a_remembered_accept_chooses_as_mimeparse_does(accept: str) -> None:
+    try:
+        expected = mimeparse.best_match(list(_OFFERED), accept) or JSON_TYPE
+    except (ValueError, IndexError):
+        expected = JSON_TYPE
+    assert choose_media_type(accept) == expected
+    assert choose_media_type(accept) == expected  # the second time from what was remembered
