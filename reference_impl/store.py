@@ -3,11 +3,10 @@
 Storage knows nothing of stories: a run is an opaque `scope` string (the engine puts the story's
 webhook path there), an event is an opaque JSON payload with the ID of the action that emitted it.
 
-Why one writer thread: SQLite serialises writers anyway, and a commit (an fsync in WAL mode) is the
-expensive part of a write. Every write is queued; the writer drains whatever has accumulated,
-applies it in one transaction, commits once, and only then resolves the futures of that batch. A
-burst of N requests therefore costs one fsync, not N, and the event loop never waits on a commit:
-callers await a future (`asyncio.wrap_future`) that the writer resolves.
+Why batches: SQLite serialises writers anyway, and the commit is the expensive part of a write
+(an fsync with FULL). Writes are applied in batches, one transaction and one commit each, and a
+write's future is resolved only once its batch is committed: a burst of N requests costs one
+commit, not N, and the event loop never waits on a commit (see "Group commit" below).
 
 Durability contract (the choice the brief asks us to state): a write's future resolves only after
 its transaction is committed, and the engine awaits the exit event's write before it hands the
@@ -27,16 +26,14 @@ payload that cannot be stored (text that is not Unicode, such as a lone surrogat
 number) is refused before it is queued: `payload_text` says so, and the HTTP layer asks it first so
 that such input is answered 400, not failed at the store.
 
-Group commit on the event loop: a run's writes (create, events, finish, abandon) made on an event
-loop are not queued at once. They wait, with the loop's other run writes, for the end of the
-loop's current iteration, and are committed then as one transaction, with asyncio futures settled
-once it is committed. Under load that is many requests' writes in one commit. With NORMAL the
-commit runs on the loop's thread (it is a write to the WAL, no fsync, and a hop to the writer
-thread and back, with the GIL switching each way, costs more than the batch's SQLite work); with
-FULL the batch goes to the writer thread, whose fsync the loop must not wait on. Either way the
-durability contract above holds unchanged. On the loop such a future is awaited, never blocked
-on. Every other write (settings, start-up, shutdown) is queued to the writer at once, after what
-the loop holds, and gives a `concurrent.futures.Future`.
+Group commit on the event loop: a run's writes (create, events, finish, fail, abandon) made on
+an event loop wait for the end of the loop's iteration and are committed then, with the loop's
+other run writes, as one transaction; their asyncio futures (`written.py`) settle once it is
+committed. With NORMAL the commit runs on the loop's thread (a write to the WAL, no fsync: a hop
+to the writer thread and back costs more); with FULL the batch goes to the writer thread, whose
+fsync the loop must not wait on. The durability contract above holds either way. Every other
+write (settings, start-up, shutdown) goes to the writer thread at once, after what the loop
+holds, and gives a `concurrent.futures.Future`.
 
 Reads run on a separate connection (WAL lets it read while the writer writes) behind a lock, and
 callers run them in a worker thread. For `:memory:` there is only one database per connection, so
@@ -46,7 +43,6 @@ reader and writer share the one connection under the same lock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import queue
@@ -55,11 +51,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any
 
-import orjson
+from reference_impl.payloads import UnstorableError, payload_text
+from reference_impl.run_records import SCHEMA, RunRecord, RunStatus
+from reference_impl.written import Outcome, Written, settle
 
 __all__ = [
     "RunRecord",
@@ -72,133 +69,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RunStatus = Literal["running", "completed", "failed", "abandoned"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    scope TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result_event_id TEXT,
-    created_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    action_id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
-
 # How many queued writes one transaction takes at most: large enough to amortise the fsync over a
 # burst, small enough that the first writer of a batch does not wait behind thousands of others.
 _MAX_BATCH = 512
 
 _Write = Callable[[sqlite3.Connection], Any]
-_T = TypeVar("_T")
-# What a write gives back: an asyncio future when it was made on an event loop (await it there),
-# else a concurrent.futures one. `asyncio.wrap_future` takes either.
-Written = Union[Future[_T], "asyncio.Future[_T]"]
 _Item = tuple[_Write, Written[Any]]
-_Outcome = tuple[Written[Any], Any, BaseException | None]
-
-
-def _settle(outcomes: list[_Outcome]) -> None:
-    """Give each future its result: concurrent ones here, asyncio ones on their own loop, with one
-    callback for each loop's share of the batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-    for outcome in outcomes:
-        future = outcome[0]
-        if isinstance(future, Future):
-            _set(outcome)
-        else:
-            by_loop.setdefault(future.get_loop(), []).append(outcome)
-    running = asyncio._get_running_loop()
-    for loop, share in by_loop.items():
-        if loop is running:
-            _settle_here(share)
-            continue
-        # A closed loop has nobody left to wait on these.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle_here, share)
-
-
-def _settle_here(outcomes: list[_Outcome]) -> None:
-    for outcome in outcomes:
-        future = outcome[0]
-        if not future.done():  # an awaiter that gave up cancelled it
-            _set(outcome)
-            if outcome[2] is not None:
-                # Seen: most writes are not awaited (the failure is logged where it happened),
-                # and asyncio would log an unretrieved exception again, with a traceback.
-                future.exception()
-
-
-def _set(outcome: _Outcome) -> None:
-    future, value, error = outcome
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
 
 
 class StoreClosedError(RuntimeError):
     """A write was offered after `close()`, or the writer has stopped; nothing was written."""
-
-
-class UnstorableError(ValueError):
-    """A payload that has no JSON text in UTF-8 (a lone surrogate, a non-finite number)."""
-
-
-def payload_text(payload: Any) -> str:
-    """The JSON text a payload is stored as; raises UnstorableError when it has none.
-
-    SQLite stores text as UTF-8, and a Python string can hold what UTF-8 cannot encode (a lone
-    surrogate, which JSON's `\\ud800` escape produces); JSON has no text for NaN or infinity.
-    """
-    try:
-        fast = orjson.dumps(payload)
-    except TypeError:  # orjson's JSONEncodeError too: the exact rules below decide
-        pass
-    else:
-        # orjson writes NaN and infinity as null: only text with no null in it is taken as is.
-        if b"null" not in fast:
-            return fast.decode("utf-8")
-    try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnstorableError(
-            "the data holds text that is not Unicode (a lone surrogate)"
-        ) from None
-    except ValueError:
-        raise UnstorableError(
-            "the data holds a number JSON cannot carry (NaN or infinity)"
-        ) from None
-    except RecursionError:
-        raise UnstorableError("the data is nested too deeply") from None
-    except TypeError:
-        raise UnstorableError("the data is not JSON data") from None
-    return text
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A run as the response URL sees it: its state and, once there is one, its result event."""
-
-    run_id: str
-    scope: str
-    status: RunStatus
-    event_id: str | None
-    action_id: str | None
-    payload: Any
 
 
 _SYNCHRONOUS = ("NORMAL", "FULL")
@@ -215,7 +95,7 @@ class RunStore:
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = self._connect(path)
-        self._writer_conn.executescript(_SCHEMA)
+        self._writer_conn.executescript(SCHEMA)
         self._writer_conn.commit()
         self._read_lock = threading.Lock()
         self._reader_conn = self._writer_conn if self._memory else self._connect(path)
@@ -264,7 +144,7 @@ class RunStore:
             except queue.Empty:
                 return
             error = StoreClosedError("the run store's writer has stopped")
-            _settle([(future, None, error) for _, future in item or ()])
+            settle([(future, None, error) for _, future in item or ()])
 
     def _drain_queue(self) -> None:
         while True:
@@ -310,14 +190,14 @@ class RunStore:
                     except Exception as exc:
                         log.error("a run store write failed: %s: %s", type(exc).__name__, exc)
                         results.append((future, None, exc))
-        _settle([r for r, (_, _, alive) in zip(results, waiting, strict=True) if alive])
+        settle([r for r, (_, _, alive) in zip(results, waiting, strict=True) if alive])
 
-    def _transaction(self, writes: list[_Item]) -> list[_Outcome]:
+    def _transaction(self, writes: list[_Item]) -> list[Outcome]:
         """Apply writes in one transaction and commit; on an error, roll back and raise it."""
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            results: list[_Outcome] = [(future, write(conn), None) for write, future in writes]
+            results: list[Outcome] = [(future, write(conn), None) for write, future in writes]
             conn.execute("COMMIT")
         except Exception:
             if conn.in_transaction:

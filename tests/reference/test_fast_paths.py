@@ -17,7 +17,7 @@ import mimeparse
 import pytest
 from starlette.datastructures import Headers
 
-from reference_impl.app import _event_headers, build_app, build_runtime, shutdown
+from reference_impl.app import build_app, build_runtime, shutdown
 from reference_impl.config import ServerConfig
 from reference_impl.engine import new_id
 from reference_impl.fixtures import builtin_fixtures
@@ -25,6 +25,7 @@ from reference_impl.http_limits import limited_protocol
 from reference_impl.negotiation import _OFFERED, JSON_TYPE, choose_media_type, render_json
 from reference_impl.store import RunStore, payload_text
 from reference_impl.templating import compile_template, render
+from reference_impl.webhook_body import event_headers
 
 from .conftest import API_KEY
 
@@ -80,8 +81,8 @@ def test_payload_text_keeps_what_orjson_cannot_write() -> None:
 
 def test_event_headers_are_what_dict_of_starlettes_headers_gives() -> None:
     raw = [(b"host", b"x"), (b"x-twice", b"first"), (b"accept", b"*/*"), (b"x-twice", b"second")]
-    assert _event_headers(raw) == dict(Headers(raw=raw))
-    assert list(_event_headers(raw)) == list(dict(Headers(raw=raw)))
+    assert event_headers(raw) == dict(Headers(raw=raw))
+    assert list(event_headers(raw)) == list(dict(Headers(raw=raw)))
 
 
 def test_a_loops_writes_keep_their_order_with_a_direct_write(tmp_path: Path) -> None:
