@@ -32,7 +32,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reference_impl.negotiation import render_json
 
-__all__ = ["BodyDeadline", "limited_h11"]
+__all__ = ["BodyDeadline", "limited_h11", "limited_httptools", "limited_protocol"]
 
 
 def _error_body(message: str) -> bytes:
@@ -57,6 +57,7 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
     )
 
     class LimitedH11Protocol(H11Protocol):
+        parser_name = "h11"
         _timer: asyncio.TimerHandle | None = None
         _timing: str | None = None  # "head" or "rest": what the armed timer waits for
 
@@ -139,6 +140,121 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
             self.transport.close()
 
     return LimitedH11Protocol
+
+
+def limited_httptools(
+    header_timeout: float, body_timeout: float, max_header_bytes: int
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol class with the same limits as `limited_h11`.
+
+    httptools (llhttp) is uvicorn's fast parser, but it has no size limit of its own for a head
+    still arriving, which h11 has (`h11_max_incomplete_event_size`): the bytes of an unfinished
+    head are counted here, and past `max_header_bytes` the client gets the JSON 400.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    head_late = _raw_response(
+        408,
+        "Request Timeout",
+        _error_body(f"the request headers did not arrive within {header_timeout:g} s"),
+    )
+    not_http = _raw_response(400, "Bad Request", _error_body("the request is not valid HTTP/1.1"))
+
+    class LimitedHttpToolsProtocol(HttpToolsProtocol):
+        parser_name = "httptools"
+        _timer: asyncio.TimerHandle | None = None
+        _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+        _in_head = True  # between a message's first byte (or the connection's) and its headers
+        _head_bytes = 0
+        _message_done = False
+        _begun = False  # a message began in the read being parsed
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm("head")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if self._in_head:
+                if self._head_bytes > max_header_bytes and not self.transport.is_closing():
+                    self.send_400_response("request head too large")
+                elif self._begun:
+                    # Armed only now, for a head that did not come whole in one read: the usual
+                    # request costs no timer.
+                    self._arm("head")
+            self._begun = False
+
+        def send_400_response(self, msg: str) -> None:
+            self._disarm()
+            self.transport.write(not_http)
+            self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head, self._message_done, self._begun = True, False, True
+
+        def on_headers_complete(self) -> None:
+            self._in_head, self._head_bytes = False, 0
+            self._disarm()  # the body is read at the app's pace, under BodyDeadline
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            # From here the bytes that come are the next request's head.
+            self._message_done, self._in_head, self._head_bytes = True, True, 0
+            self._begun = False
+            if self._timing == "rest":
+                self._disarm()
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            # Answered without reading the whole body (and no later request has begun): the rest
+            # of the body has a deadline.
+            if not (self._message_done or self._in_head or self.transport.is_closing()):
+                self._arm("rest")
+
+        # -------------------------------------------------------------- the timer
+        def _arm(self, timing: str) -> None:
+            if self._timing == timing:
+                return  # a deadline runs from the start of what it waits for, not the last byte
+            self._disarm()
+            seconds = header_timeout if timing == "head" else body_timeout
+            self._timing = timing
+            self._timer = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+            self._timing = None
+
+        def _expired(self) -> None:
+            timing, self._timer, self._timing = self._timing, None, None
+            if self.transport.is_closing():
+                return
+            if timing == "head":
+                self.transport.write(head_late)
+            self.transport.close()
+
+    return LimitedHttpToolsProtocol
+
+
+def limited_protocol(
+    header_timeout: float, body_timeout: float, max_header_bytes: int
+) -> type[asyncio.Protocol]:
+    """The fastest limited protocol installed: httptools when it imports (what uvicorn's "auto"
+    picks), else h11, whose head size limit is uvicorn's `h11_max_incomplete_event_size`."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return limited_h11(header_timeout, body_timeout)
+    return limited_httptools(header_timeout, body_timeout, max_header_bytes)
 
 
 class BodyDeadline:

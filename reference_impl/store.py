@@ -1,13 +1,12 @@
-"""`RunStore`: runs and events in SQLite, written by one thread that commits in batches.
+"""`RunStore`: runs and events in SQLite, committed in batches (group commit).
 
 Storage knows nothing of stories: a run is an opaque `scope` string (the engine puts the story's
 webhook path there), an event is an opaque JSON payload with the ID of the action that emitted it.
 
-Why one writer thread: SQLite serialises writers anyway, and a commit (an fsync in WAL mode) is the
-expensive part of a write. Every write is queued; the writer drains whatever has accumulated,
-applies it in one transaction, commits once, and only then resolves the futures of that batch. A
-burst of N requests therefore costs one fsync, not N, and the event loop never waits on a commit:
-callers await a future (`asyncio.wrap_future`) that the writer resolves.
+Why batches: SQLite serialises writers anyway, and the commit is the expensive part of a write
+(an fsync with FULL). Writes are applied in batches, one transaction and one commit each, and a
+write's future is resolved only once its batch is committed: a burst of N requests costs one
+commit, not N, and the event loop never waits on a commit (see "Group commit" below).
 
 Durability contract (the choice the brief asks us to state): a write's future resolves only after
 its transaction is committed, and the engine awaits the exit event's write before it hands the
@@ -27,6 +26,15 @@ payload that cannot be stored (text that is not Unicode, such as a lone surrogat
 number) is refused before it is queued: `payload_text` says so, and the HTTP layer asks it first so
 that such input is answered 400, not failed at the store.
 
+Group commit on the event loop: a run's writes (create, events, finish, fail, abandon) made on
+an event loop wait for the end of the loop's iteration and are committed then, with the loop's
+other run writes, as one transaction; their asyncio futures (`written.py`) settle once it is
+committed. With NORMAL the commit runs on the loop's thread (a write to the WAL, no fsync: a hop
+to the writer thread and back costs more); with FULL the batch goes to the writer thread, whose
+fsync the loop must not wait on. The durability contract above holds either way. Every other
+write (settings, start-up, shutdown) goes to the writer thread at once, after what the loop
+holds, and gives a `concurrent.futures.Future`.
+
 Reads run on a separate connection (WAL lets it read while the writer writes) behind a lock, and
 callers run them in a worker thread. For `:memory:` there is only one database per connection, so
 reader and writer share the one connection under the same lock.
@@ -34,6 +42,7 @@ reader and writer share the one connection under the same lock.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
@@ -42,88 +51,34 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["RunRecord", "RunStore", "StoreClosedError", "UnstorableError", "payload_text"]
+from reference_impl.payloads import UnstorableError, payload_text
+from reference_impl.run_records import SCHEMA, RunRecord, RunStatus
+from reference_impl.written import Outcome, Written, settle
+
+__all__ = [
+    "RunRecord",
+    "RunStore",
+    "StoreClosedError",
+    "UnstorableError",
+    "Written",
+    "payload_text",
+]
 
 log = logging.getLogger(__name__)
-
-RunStatus = Literal["running", "completed", "failed", "abandoned"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    scope TEXT NOT NULL,
-    status TEXT NOT NULL,
-    result_event_id TEXT,
-    created_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    action_id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_run ON events(run_id);
-CREATE TABLE IF NOT EXISTS settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
 
 # How many queued writes one transaction takes at most: large enough to amortise the fsync over a
 # burst, small enough that the first writer of a batch does not wait behind thousands of others.
 _MAX_BATCH = 512
 
 _Write = Callable[[sqlite3.Connection], Any]
+_Item = tuple[_Write, Written[Any]]
 
 
 class StoreClosedError(RuntimeError):
     """A write was offered after `close()`, or the writer has stopped; nothing was written."""
-
-
-class UnstorableError(ValueError):
-    """A payload that has no JSON text in UTF-8 (a lone surrogate, a non-finite number)."""
-
-
-def payload_text(payload: Any) -> str:
-    """The JSON text a payload is stored as; raises UnstorableError when it has none.
-
-    SQLite stores text as UTF-8, and a Python string can hold what UTF-8 cannot encode (a lone
-    surrogate, which JSON's `\\ud800` escape produces); JSON has no text for NaN or infinity.
-    """
-    try:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnstorableError(
-            "the data holds text that is not Unicode (a lone surrogate)"
-        ) from None
-    except ValueError:
-        raise UnstorableError(
-            "the data holds a number JSON cannot carry (NaN or infinity)"
-        ) from None
-    except RecursionError:
-        raise UnstorableError("the data is nested too deeply") from None
-    except TypeError:
-        raise UnstorableError("the data is not JSON data") from None
-    return text
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A run as the response URL sees it: its state and, once there is one, its result event."""
-
-    run_id: str
-    scope: str
-    status: RunStatus
-    event_id: str | None
-    action_id: str | None
-    payload: Any
 
 
 _SYNCHRONOUS = ("NORMAL", "FULL")
@@ -140,13 +95,22 @@ class RunStore:
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = self._connect(path)
-        self._writer_conn.executescript(_SCHEMA)
+        self._writer_conn.executescript(SCHEMA)
         self._writer_conn.commit()
         self._read_lock = threading.Lock()
         self._reader_conn = self._writer_conn if self._memory else self._connect(path)
         # With one shared connection the reader lock also guards the writer's transactions.
         self._write_lock = self._read_lock if self._memory else threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[_Write, Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        # Writes made on an event loop wait here for the end of the loop's iteration, and go to
+        # the writer together: one wake-up of its thread, and one transaction, for all of them.
+        self._pending: list[_Item] = []
+        self._pending_lock = threading.Lock()
+        # The last event's payload and its text: an action that passes its event on (a delay, a
+        # webhook) emits the very object it received, so a run stores one object several times.
+        # Events are never changed once emitted, which makes the object's identity enough.
+        self._last_payload: Any = None
+        self._last_text = "null"
         self._closed = False
         self._writer_stopped = False
         self._writer = threading.Thread(
@@ -179,15 +143,15 @@ class RunStore:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None and item[1].set_running_or_notify_cancel():
-                item[1].set_exception(StoreClosedError("the run store's writer has stopped"))
+            error = StoreClosedError("the run store's writer has stopped")
+            settle([(future, None, error) for _, future in item or ()])
 
     def _drain_queue(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            batch = [item]
+            batch = item
             stop = False
             while len(batch) < _MAX_BATCH:
                 try:
@@ -197,15 +161,19 @@ class RunStore:
                 if more is None:
                     stop = True
                     break
-                batch.append(more)
+                batch += more
             self._apply(batch)
             if stop:
                 return
 
-    def _apply(self, batch: list[tuple[_Write, Future[Any]]]) -> None:
+    def _apply(self, batch: list[_Item]) -> None:
         # A waiter may give up (asyncio cancels the future it wrapped); the write still happens,
-        # only its result goes nowhere. Marking the futures running first closes that race.
-        waiting = [(w, f, f.set_running_or_notify_cancel()) for w, f in batch]
+        # only its result goes nowhere. Marking the futures running first closes that race; an
+        # asyncio future is looked at when it is settled, on its loop.
+        waiting = [
+            (w, f, f.set_running_or_notify_cancel() if isinstance(f, Future) else True)
+            for w, f in batch
+        ]
         with self._write_lock:
             try:
                 results = self._transaction([(w, f) for w, f, _ in waiting])
@@ -222,24 +190,14 @@ class RunStore:
                     except Exception as exc:
                         log.error("a run store write failed: %s: %s", type(exc).__name__, exc)
                         results.append((future, None, exc))
-        for (future, value, error), (_, _, alive) in zip(results, waiting, strict=True):
-            if not alive:
-                continue
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+        settle([r for r, (_, _, alive) in zip(results, waiting, strict=True) if alive])
 
-    def _transaction(
-        self, writes: list[tuple[_Write, Future[Any]]]
-    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    def _transaction(self, writes: list[_Item]) -> list[Outcome]:
         """Apply writes in one transaction and commit; on an error, roll back and raise it."""
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            results: list[tuple[Future[Any], Any, BaseException | None]] = [
-                (future, write(conn), None) for write, future in writes
-            ]
+            results: list[Outcome] = [(future, write(conn), None) for write, future in writes]
             conn.execute("COMMIT")
         except Exception:
             if conn.in_transaction:
@@ -247,23 +205,54 @@ class RunStore:
             raise
         return results
 
-    def _submit(self, write: _Write) -> Future[Any]:
-        future: Future[Any] = Future()
+    def _submit(self, write: _Write, *, batched: bool = False) -> Written[Any]:
+        """Queue a write. `batched` (the engine's writes, made on the event loop by the thousand)
+        holds it for the end of the loop's iteration; the rest go at once, after what is held, so
+        that the writer sees writes in the order they were made."""
         if self._closed or self._writer_stopped:
-            future.set_exception(StoreClosedError("the run store is closed"))
-            return future
-        self._queue.put((write, future))
+            return self._refused(StoreClosedError("the run store is closed"))
+        loop = asyncio._get_running_loop() if batched else None
+        future: Written[Any]
+        if loop is None:
+            future = Future()
+            self._hand_over()
+            self._queue.put([(write, future)])
+        else:
+            # An asyncio future, settled on its loop by one callback per batch: no
+            # concurrent.futures.Future (and its Condition) and no wake-up of the loop per write.
+            future = loop.create_future()
+            with self._pending_lock:
+                self._pending.append((write, future))
+                first = len(self._pending) == 1
+            if first:
+                loop.call_soon(self._hand_over)
         if self._writer_stopped:  # it stopped while we queued: nobody else will fail the write
             self._fail_queued()
         return future
 
-    def _refused(self, error: Exception) -> Future[Any]:
+    def _hand_over(self) -> None:
+        """Commit the writes the event loop made so far, as one batch.
+
+        With synchronous=NORMAL, here and now, on the loop's own thread: a commit is then a write
+        to the WAL, no fsync, and handing the batch to the writer thread would cost a wake-up of
+        that thread and a switch of the GIL each way, more than the batch's SQLite work. With
+        FULL a commit waits for an fsync, which the loop must not: the writer thread does it."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if self._synchronous == "NORMAL":
+            self._apply(pending)
+        else:
+            self._queue.put(pending)
+
+    def _refused(self, error: Exception) -> Written[Any]:
         future: Future[Any] = Future()
         future.set_exception(error)
         return future
 
     # ------------------------------------------------------------------ writes
-    def create_run(self, run_id: str, scope: str) -> Future[None]:
+    def create_run(self, run_id: str, scope: str) -> Written[None]:
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> None:
@@ -272,20 +261,24 @@ class RunStore:
                 (run_id, scope, now),
             )
 
-        return self._submit(write)
+        return self._submit(write, batched=True)
 
     def record_event(
         self, event_id: str, run_id: str, action_id: str, payload: Any, *, result: bool = False
-    ) -> Future[None]:
+    ) -> Written[None]:
         """Store an event; with `result=True` it becomes the run's result unless one exists.
 
         A payload `payload_text` refuses gives a failed future at once; nothing is queued.
         """
         now = time.time()
-        try:
-            text = payload_text(payload)
-        except UnstorableError as exc:
-            return self._refused(exc)
+        if payload is self._last_payload:
+            text = self._last_text
+        else:
+            try:
+                text = payload_text(payload)
+            except UnstorableError as exc:
+                return self._refused(exc)
+            self._last_payload, self._last_text = payload, text
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -299,9 +292,9 @@ class RunStore:
                     (event_id, run_id),
                 )
 
-        return self._submit(write)
+        return self._submit(write, batched=True)
 
-    def finish_run(self, run_id: str) -> Future[None]:
+    def finish_run(self, run_id: str) -> Written[None]:
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> None:
@@ -311,17 +304,17 @@ class RunStore:
                 (now, run_id),
             )
 
-        return self._submit(write)
+        return self._submit(write, batched=True)
 
-    def abandon_run(self, run_id: str) -> Future[None]:
+    def abandon_run(self, run_id: str) -> Written[None]:
         """Mark one run abandoned: the server lost it to a fault, so it must not say pending."""
         return self._end_run(run_id, "abandoned")
 
-    def fail_run(self, run_id: str) -> Future[None]:
+    def fail_run(self, run_id: str) -> Written[None]:
         """Mark a running run as failed: it ended without a result and never will have one."""
         return self._end_run(run_id, "failed")
 
-    def _end_run(self, run_id: str, status: RunStatus) -> Future[None]:
+    def _end_run(self, run_id: str, status: RunStatus) -> Written[None]:
         now = time.time()
 
         def write(conn: sqlite3.Connection) -> None:
@@ -330,9 +323,9 @@ class RunStore:
                 (status, now, run_id),
             )
 
-        return self._submit(write)
+        return self._submit(write, batched=True)
 
-    def abandon_unfinished(self) -> Future[int]:
+    def abandon_unfinished(self) -> Written[int]:
         """Mark every run still `running` as abandoned: the process can no longer finish it."""
         now = time.time()
 
@@ -345,7 +338,7 @@ class RunStore:
 
         return self._submit(write)
 
-    def set_setting(self, key: str, value: str) -> Future[None]:
+    def set_setting(self, key: str, value: str) -> Written[None]:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?)"
@@ -393,14 +386,20 @@ class RunStore:
 
     # ------------------------------------------------------------------ life cycle
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every write queued so far is committed."""
-        self._submit(lambda conn: None).result(timeout)
+        """Block until every write queued so far is committed (those an event loop holds too)."""
+        self._hand_over()
+        future: Future[Any] = Future()
+        if self._closed or self._writer_stopped:
+            raise StoreClosedError("the run store is closed")
+        self._queue.put([(lambda conn: None, future)])
+        future.result(timeout)
 
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the connections. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self._hand_over()
         self._queue.put(None)
         self._writer.join()
         if self._reader_conn is not self._writer_conn:

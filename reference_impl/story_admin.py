@@ -31,13 +31,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import tines_spec
-from reference_impl.app import Runtime, WebhookEntry, _authorised, _finite_float, error_response
-from reference_impl.app import _integer as _id_of
 from reference_impl.engine import StoryGraph
+from reference_impl.error_answers import error_response
 from reference_impl.fixtures import Story
 from reference_impl.importer import AGENT_TYPES, ExportError, import_export
 from reference_impl.negotiation import JSON_TYPE, render_json
+from reference_impl.runtime import Runtime, WebhookEntry
 from reference_impl.store import UnstorableError, payload_text
+from reference_impl.stories_api import authorised, integer_id
+from reference_impl.webhook_body import finite_float
 
 __all__ = ["story_admin_routes"]
 
@@ -74,7 +76,7 @@ async def _json_body(request: Request, limit: int) -> Any:
             raise _BadRequest(413, "the request body is too large")
         chunks.append(chunk)
     try:
-        parsed = json.loads(b"".join(chunks), parse_float=_finite_float)
+        parsed = json.loads(b"".join(chunks), parse_float=finite_float)
     except (ValueError, RecursionError):
         raise _BadRequest(400, "the request body is not valid JSON") from None
     try:
@@ -181,7 +183,7 @@ class StoryAdmin:
 
     def guarded(self, handler: Callable[[Request], Awaitable[Response]]) -> Handler:
         async def answer(request: Request) -> Response:
-            if not _authorised(request.headers.raw, self.api_key):
+            if not authorised(request.headers.raw, self.api_key):
                 return error_response(401, "a valid API key is required (Authorization: Bearer)")
             try:
                 return await handler(request)
@@ -215,7 +217,7 @@ class StoryAdmin:
     async def delete_story(self, request: Request) -> Response:
         runtime = self.runtime
         raw = request.path_params["story_id"]
-        story_id = _id_of(raw)
+        story_id = integer_id(raw)
         story = runtime.stories.get(story_id) if story_id is not None else None
         if story is None:
             return error_response(404, "story not found")

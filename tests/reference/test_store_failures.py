@@ -7,7 +7,7 @@ import sqlite3
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -15,9 +15,23 @@ import pytest
 from reference_impl.app import build_app, build_runtime, shutdown
 from reference_impl.config import ServerConfig
 from reference_impl.fixtures import builtin_fixtures
-from reference_impl.store import RunStore, StoreClosedError, UnstorableError, payload_text
+from reference_impl.store import (
+    RunStore,
+    StoreClosedError,
+    UnstorableError,
+    Written,
+    payload_text,
+)
 
 from .conftest import API_KEY
+
+_T = TypeVar("_T")
+
+
+def _off_loop(written: Written[_T]) -> Future[_T]:
+    """A write made off any event loop gives a concurrent future, which can be waited on."""
+    assert isinstance(written, Future)
+    return written
 
 
 def test_a_write_that_raises_fails_alone_and_the_writer_takes_the_next(tmp_path: Path) -> None:
@@ -25,8 +39,8 @@ def test_a_write_that_raises_fails_alone_and_the_writer_takes_the_next(tmp_path:
     try:
         # Not an sqlite3.Error: the driver cannot bind text UTF-8 cannot encode.
         with pytest.raises(UnicodeEncodeError):
-            store.set_setting("bad", "\ud800").result(timeout=5)
-        store.set_setting("good", "yes").result(timeout=5)
+            _off_loop(store.set_setting("bad", "\ud800")).result(timeout=5)
+        _off_loop(store.set_setting("good", "yes")).result(timeout=5)
         assert store.get_setting("good") == "yes"
         assert store.get_setting("bad") is None
     finally:
@@ -37,7 +51,7 @@ def test_a_batch_with_a_bad_write_commits_the_others(tmp_path: Path) -> None:
     store = RunStore(str(tmp_path / "runs.sqlite3"))
     try:
         futures = [store.set_setting(f"k{i}", "\udfff" if i == 3 else str(i)) for i in range(8)]
-        outcomes = [f.exception(timeout=5) for f in futures]
+        outcomes = [_off_loop(f).exception(timeout=5) for f in futures]
         assert [type(o).__name__ for o in outcomes if o is not None] == ["UnicodeEncodeError"]
         assert [store.get_setting(f"k{i}") for i in range(8) if i != 3] == [
             str(i) for i in range(8) if i != 3
@@ -52,11 +66,11 @@ def test_an_unstorable_event_is_refused_before_it_is_queued(payload: Any) -> Non
         payload_text(payload)
     store = RunStore(":memory:")
     try:
-        store.create_run("r1", "s").result(timeout=5)
+        _off_loop(store.create_run("r1", "s")).result(timeout=5)
         written = store.record_event("e1", "r1", "1", payload, result=True)
         assert written.done()  # failed at once: nothing reached the writer
         assert isinstance(written.exception(), UnstorableError)
-        store.finish_run("r1").result(timeout=5)
+        _off_loop(store.finish_run("r1")).result(timeout=5)
     finally:
         store.close()
 
@@ -72,9 +86,9 @@ def test_when_the_writer_stops_every_write_fails_at_once(tmp_path: Path) -> None
     assert not store._writer.is_alive()
     started = time.monotonic()
     with pytest.raises(StoreClosedError):
-        store.set_setting("after", "x").result(timeout=5)
+        _off_loop(store.set_setting("after", "x")).result(timeout=5)
     with pytest.raises(StoreClosedError):
-        store.abandon_unfinished().result(timeout=5)  # what shutdown waits on
+        _off_loop(store.abandon_unfinished()).result(timeout=5)  # what shutdown waits on
     assert time.monotonic() - started < 1
     store.close()
 
@@ -87,7 +101,7 @@ def test_a_run_whose_exit_cannot_be_stored_answers_500_at_once(tmp_path: Path) -
     store = runtime.store
     record_event = store.record_event
 
-    def failing_exit(*args: Any, result: bool = False, **kwargs: Any) -> Future[None]:
+    def failing_exit(*args: Any, result: bool = False, **kwargs: Any) -> Written[None]:
         if result:
             failed: Future[None] = Future()
             failed.set_exception(OSError("disk full"))

@@ -1,0 +1,60 @@
+"""`Written`, what a run store write gives back, and how a committed batch settles its futures.
+
+A write made on an event loop gets an asyncio future, settled on that loop (one callback for the
+loop's share of a batch, however many writes it holds); any other write gets a
+`concurrent.futures.Future`. Either is awaited with `asyncio.wrap_future`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import Future
+from typing import Any, TypeVar, Union
+
+__all__ = ["Outcome", "Written", "settle"]
+
+_T = TypeVar("_T")
+# What a write gives back: an asyncio future when it was made on an event loop (await it there),
+# else a concurrent.futures one. `asyncio.wrap_future` takes either.
+Written = Union[Future[_T], "asyncio.Future[_T]"]
+Outcome = tuple[Written[Any], Any, BaseException | None]
+
+
+def settle(outcomes: list[Outcome]) -> None:
+    """Give each future its result: concurrent ones here, asyncio ones on their own loop, with one
+    callback for each loop's share of the batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        future = outcome[0]
+        if isinstance(future, Future):
+            _set(outcome)
+        else:
+            by_loop.setdefault(future.get_loop(), []).append(outcome)
+    running = asyncio._get_running_loop()
+    for loop, share in by_loop.items():
+        if loop is running:
+            _settle_here(share)
+            continue
+        # A closed loop has nobody left to wait on these.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_here, share)
+
+
+def _settle_here(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        future = outcome[0]
+        if not future.done():  # an awaiter that gave up cancelled it
+            _set(outcome)
+            if outcome[2] is not None:
+                # Seen: most writes are not awaited (the failure is logged where it happened),
+                # and asyncio would log an unretrieved exception again, with a traceback.
+                future.exception()
+
+
+def _set(outcome: Outcome) -> None:
+    future, value, error = outcome
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
