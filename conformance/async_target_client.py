@@ -88,6 +88,7 @@ class AsyncTargetClient(ClientCore):
         refused = self._refused(sent)
         if refused is not None:
             return refused
+        self._charge()
         await self.caps.in_flight.acquire_async()
         try:
             wait = self.caps.rate.reserve()

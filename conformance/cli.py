@@ -67,11 +67,13 @@ def preflight(options: RunOptions, run_id: str) -> Any:
         return None
     from conformance import recording
     from conformance.http import TargetClient
+    from conformance.request_budget import RequestBudget
     from conformance.run_state import PreflightDone
     from conformance.setup_check import check_setup
 
     started_at = recording.now()
     with TargetClient(valid.profile, run_id) as client:
+        client.budget = RequestBudget(limit=valid.profile.safety.max_requests)
         result = check_setup(client)
     _print_setup(result)
     return PreflightDone(result, started_at)
@@ -91,11 +93,13 @@ def _print_setup(result: Any) -> None:
 def check_setup_only(options: RunOptions) -> int:
     """`conformance check-setup`: the set-up check alone, one line per precondition."""
     from conformance.http import TargetClient
+    from conformance.request_budget import RequestBudget
     from conformance.run_options import new_run_id
     from conformance.setup_check import check_setup
 
     valid = options.validate(for_pytest=False)
     with TargetClient(valid.profile, options.run_id or new_run_id()) as client:
+        client.budget = RequestBudget(limit=valid.profile.safety.max_requests)
         result = check_setup(client)
         sent = client.requests_sent
     _print_setup(result)

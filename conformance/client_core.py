@@ -133,13 +133,19 @@ class ClientCore:
         )
         self._count_lock = threading.Lock()
         self._requests_sent = 0
-        # Each check's share of the run's bound (`conformance.request_budget`), once the plugin
-        # knows the selection.
+        # The run's request budget (`conformance.request_budget`): its limit from the start, each
+        # check's share once the plugin knows the selection.
         self.budget: RequestBudget | None = None
 
     @property
     def requests_sent(self) -> int:
         return self._requests_sent
+
+    def _charge(self) -> None:
+        """Charge the request about to go out to the check sending it (`OverBudget` if it would
+        pass its share or the run's limit)."""
+        if self.budget is not None:
+            self.budget.charge(recording.current_check.get())
 
     def _count(self) -> None:
         with self._count_lock:

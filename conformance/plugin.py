@@ -48,11 +48,12 @@ from conformance.progress import AreaProgress
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
+from conformance.request_budget import RequestBudget
 from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
-from conformance.selection import plan_lines, request_budget, select
+from conformance.selection import check_shares, plan_lines, select
 from conformance.setup_gate import RACE_MARKER, setup_verdicts, take_setup, unblocked_requirements
 from conformance.verdicts import covering
 
@@ -144,10 +145,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
     recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
+    # The run's limit holds from its first request; the checks' shares come with the selection.
+    state.budget = RequestBudget(limit=state.profile.safety.max_requests)
+    state.target.budget = state.budget
     # The deadline counts from the first request (`conformance run`'s own set-up check when there
     # was one), so no answer of the target's can keep the run past it. It is armed at the end of
     # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
     first_request_at = take_setup(session, state)
+    state.budget.count_sent(state.preflight_requests)
     arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
@@ -162,9 +167,9 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
-    state.budget = request_budget(items, state)
-    if state.target is not None:
-        state.target.budget = state.budget
+    if state.budget is None:  # a dry run: the shares are what its plan prints
+        state.budget = RequestBudget(limit=state.profile.safety.max_requests)
+    state.budget.shares = check_shares(items, state)
     unreachable = state.setup is not None and state.setup.unreachable
     if not state.options.debug and not state.dry_run and not unreachable:
         write = config.get_terminal_writer().line
@@ -181,6 +186,7 @@ def _start_background(session: pytest.Session, state: RunState) -> None:
     selected = set(state.selected_ids)
     covered = unblocked_requirements(state)
     state.async_target = AsyncTargetClient(state.profile, state.run_id)
+    state.async_target.budget = state.budget
     state.scheduler.start(
         state.async_target, state.profile, selected & covered, state.include_limit_test
     )
@@ -318,6 +324,7 @@ def target(request: pytest.FixtureRequest) -> TargetClient:
     state = _require_state(request)
     if state.target is None:
         state.target = TargetClient(state.profile, state.run_id)
+        state.target.budget = state.budget
     return state.target
 
 

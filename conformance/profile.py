@@ -86,6 +86,8 @@ class Limits:
 class Safety:
     max_requests_per_second: float
     max_in_flight: int
+    # The most requests of the whole run (`request_budget`), if the profile sets it.
+    max_requests: int | None
     request_timeout_seconds: float
     run_deadline_seconds: float
     max_response_bytes: int
@@ -245,6 +247,7 @@ def _build(path: Path, data: dict[str, Any]) -> Profile:
         safety=Safety(
             max_requests_per_second=float(safety_setting("max_requests_per_second")),
             max_in_flight=int(safety_setting("max_in_flight")),
+            max_requests=int(safety["max_requests"]) if "max_requests" in safety else None,
             request_timeout_seconds=float(
                 safety.get(
                     "request_timeout_seconds", exit_timeout + _REQUEST_TIMEOUT_OVER_EXIT_TIMEOUT

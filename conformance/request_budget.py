@@ -7,6 +7,10 @@ a failing example), times one more for each retry. The plan prints that bound; t
 every request to the check that sends it (`recording.current_check`) before it goes out, and a
 check that would pass its share stops there: its requirements are `untested`, with the reason.
 Shrinking (`--shrink`) is not counted in the bound: under it a check simply stops at its share.
+
+A profile's `safety.max_requests` caps the whole run besides: every request counts against it,
+the set-up check's and the background probes' included, and the one that would pass it is not
+sent, whichever check or probe it belongs to.
 """
 
 from __future__ import annotations
@@ -31,36 +35,48 @@ def check_bound(declared: int, *, per_example: bool, max_examples: int, retries:
     return per_attempt * (1 + retries)
 
 
-class OverBudget(NoEvidence):
-    """A check stopped at its share of the request budget, before sending one more."""
+_SHARE_REASON = "as the plan counts them (its examples, their replays and its retries)"
+_LIMIT_REASON = "the profile's safety.max_requests, for the whole run"
 
-    def __init__(self, check: str, share: int) -> None:
+
+class OverBudget(NoEvidence):
+    """A check (or a background probe, `check` None) stopped at its share of the request budget
+    or at the run's limit, before sending one more."""
+
+    def __init__(self, check: str | None, share: int, why: str = _SHARE_REASON) -> None:
         self.check = check
         self.share = share
-        super().__init__(
-            None,
-            f"stopped at its request budget: {share} requests, as the plan counts them "
-            "(its examples, their replays and its retries)",
-        )
+        super().__init__(None, f"stopped at its request budget: {share} requests, {why}")
 
 
 @dataclass
 class RequestBudget:
-    """The shares by check (node ID) and what each has sent. A check with no share (one that
-    declares no bound) and the requests of no check (the background probes) are counted, not
-    stopped."""
+    """The shares by check (node ID), known once the selection is, and what each has sent; the
+    run's limit, if any, and what the run has sent in all. A check with no share (one that
+    declares no bound) and the requests of no check (the background probes) are held to the
+    limit alone."""
 
-    shares: Mapping[str, int]
+    limit: int | None = None
+    shares: Mapping[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
+    total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def charge(self, check: str | None) -> None:
-        """Count one request of `check`, or raise `OverBudget` if it would pass its share."""
-        if check is None:
-            return
+        """Count one request of `check`, or raise `OverBudget` if it would pass its share or the
+        run's limit."""
         with self._lock:
-            share = self.shares.get(check)
-            sent = self.sent.get(check, 0)
+            if self.limit is not None and self.total >= self.limit:
+                raise OverBudget(check, self.limit, _LIMIT_REASON)
+            share = self.shares.get(check) if check is not None else None
+            sent = self.sent.get(check, 0) if check is not None else 0
             if share is not None and sent >= share:
                 raise OverBudget(check, share)
-            self.sent[check] = sent + 1
+            self.total += 1
+            if check is not None:
+                self.sent[check] = sent + 1
+
+    def count_sent(self, requests: int) -> None:
+        """Count requests sent before this budget existed (the CLI's set-up check)."""
+        with self._lock:
+            self.total += requests

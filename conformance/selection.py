@@ -15,7 +15,6 @@ from conformance.background import serve_checks
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
 from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
-from conformance.request_budget import RequestBudget
 from conformance.run_state import RunState, usage_exit
 from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
@@ -81,6 +80,7 @@ def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
         in_flight=state.profile.safety.max_in_flight,
         retries=state.retries,
         setup_requests=SETUP_MAX_REQUESTS,
+        run_limit=state.profile.safety.max_requests,
     )
 
 
@@ -90,12 +90,8 @@ def planned_checks(items: list[pytest.Item], state: RunState) -> list[PlannedChe
     return [plan_check(item, state.max_examples, stories, state.retries) for item in items]
 
 
-def request_budget(items: list[pytest.Item], state: RunState) -> RequestBudget:
+def check_shares(items: list[pytest.Item], state: RunState) -> dict[str, int]:
     """The shares the run holds each check to: the bounds the dry run prints."""
-    return RequestBudget(
-        {
-            c.nodeid: c.max_requests
-            for c in planned_checks(items, state)
-            if c.max_requests is not None
-        }
-    )
+    return {
+        c.nodeid: c.max_requests for c in planned_checks(items, state) if c.max_requests is not None
+    }

@@ -43,6 +43,7 @@ from conformance.exchange import Exchange
 from conformance.http import NO_ANSWER, PREFLIGHT_TIMEOUT_SECONDS, TargetClient, story_url
 from conformance.profile import Profile
 from conformance.redaction import redact
+from conformance.request_budget import OverBudget
 
 __all__ = [
     "AREA_PROBE",
@@ -70,6 +71,7 @@ RACE_MARKER = "race_story"
 _README_TARGET = "README, section 'Checking your own target'"
 _README_STORIES = "README, section 'Checking your own target' (the API key and story IDs)"
 _README_PROBE = "README, section 'The probe story and the race story'"
+_README_SAFETY = "README, section 'Safe to point at production'"
 
 # The delayed probe: long enough to tell a delay that was applied from one that was not, short
 # enough to keep the set-up check to seconds, and at most half the exit timeout, so that a target
@@ -311,45 +313,47 @@ def _busy(exchange: Exchange) -> bool:
     return response is not None and response.status in _BUSY_STATUSES
 
 
-def _while_busy(profile: Profile, send: Callable[[str], Exchange]) -> tuple[list[Exchange], str]:
+def _while_busy(profile: Profile, send: Callable[[str], Exchange], sent: list[Exchange]) -> str:
     """Send, and again after a pause while the target says it is busy, up to a bounded window:
     the runs a previous run left behind (a concurrency burst's, say) hold the target's run slots
-    for as long as they take, and a story that is fine must not be reported broken for that."""
+    for as long as they take, and a story that is fine must not be reported broken for that.
+
+    Each exchange goes into `sent` as it comes back, so that none is lost to an `OverBudget`
+    raised by the next send; returns the token of the last."""
     concurrency = profile.limits.concurrency
     window = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
     window += concurrency.delay_seconds if concurrency is not None else 0.0
     deadline = time.monotonic() + window
     token = f"setup-{secrets.token_hex(8)}"
-    sent = [send(token)]
+    sent.append(send(token))
+    tries = 1
     while (
         _busy(sent[-1])
-        and len(sent) < _BUSY_TRIES
+        and tries < _BUSY_TRIES
         and time.monotonic() + _BUSY_PAUSE_SECONDS < deadline
     ):
         time.sleep(_BUSY_PAUSE_SECONDS)
         token = f"setup-{secrets.token_hex(8)}"
         sent.append(send(token))
-    return sent, token
+        tries += 1
+    return token
 
 
-def _probe(client: TargetClient, profile: Profile) -> tuple[list[Exchange], SetupProblem | None]:
+def _probe(client: TargetClient, profile: Profile, sent: list[Exchange]) -> SetupProblem | None:
     timeout = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
-    sent: list[Exchange] = []
     for delay in (0.0, min(_DELAY_SECONDS, profile.webhooks.exit_timeout_seconds / 2)):
 
         def send(token: str, delay: float = delay) -> Exchange:
             return client.probe(token, delay_seconds=delay, timeout=timeout + delay)
 
-        tries, token = _while_busy(profile, send)
-        sent.extend(tries)
-        exchange = tries[-1]
-        problem = _probe_problem(profile, exchange, token, delay)
+        token = _while_busy(profile, send, sent)
+        problem = _probe_problem(profile, sent[-1], token, delay)
         if problem is not None:
-            return sent, problem
-    return sent, None
+            return problem
+    return None
 
 
-def _race(client: TargetClient, profile: Profile) -> tuple[list[Exchange], SetupProblem | None]:
+def _race(client: TargetClient, profile: Profile, sent: list[Exchange]) -> SetupProblem | None:
     assert profile.webhooks.race_url is not None
     url = redact(profile.webhooks.race_url)
     timeout = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
@@ -358,8 +362,8 @@ def _race(client: TargetClient, profile: Profile) -> tuple[list[Exchange], Setup
         wait = timeout + _RACE_SECOND_DELAY
         return client.race(token, 0.0, _RACE_SECOND_DELAY, timeout=wait)
 
-    tries, token = _while_busy(profile, send)
-    exchange = tries[-1]
+    token = _while_busy(profile, send, sent)
+    exchange = sent[-1]
     expected = f'200 with {{"exit": "first", "token": "{token}"}} (the early branch)'
     response = exchange.response
     body: Any = None
@@ -369,7 +373,7 @@ def _race(client: TargetClient, profile: Profile) -> tuple[list[Exchange], Setup
         except ValueError:
             body = None
     if isinstance(body, dict) and body.get("exit") == "first" and body.get("token") == token:
-        return tries, None
+        return None
     part = ""
     rules: tuple[str, ...] = ()
     if response is not None and response.status == 404:
@@ -380,7 +384,7 @@ def _race(client: TargetClient, profile: Profile) -> tuple[list[Exchange], Setup
         rules = ("WH-BODY-003",)
     elif isinstance(body, dict) and body.get("token") != token:
         part = "the race story's exit actions: the token is not the request's"
-    return tries, SetupProblem(
+    return SetupProblem(
         AREA_RACE, url, expected, _got(exchange), _README_PROBE, part, rules, exchange
     )
 
@@ -403,18 +407,24 @@ def check_setup(client: TargetClient, areas: frozenset[str] | None = None) -> Se
             passed.append(AREA_STORIES)
         else:
             problems.append(problem)
-    if AREA_PROBE in wanted:
-        probes, problem = _probe(client, profile)
-        exchanges.extend(probes)
+    steps = [(AREA_PROBE, profile.webhooks.probe_url, _probe)]
+    if profile.webhooks.race_url is not None:
+        steps.append((AREA_RACE, profile.webhooks.race_url, _race))
+    for area, step_url, step in steps:
+        if area not in wanted:
+            continue
+        try:
+            problem = step(client, profile, exchanges)
+        except OverBudget as exc:
+            problem = SetupProblem(
+                area,
+                redact(step_url),
+                "room in the run's request budget for the set-up check",
+                exc.reason,
+                _README_SAFETY,
+            )
         if problem is None:
-            passed.append(AREA_PROBE)
-        else:
-            problems.append(problem)
-    if AREA_RACE in wanted and profile.webhooks.race_url is not None:
-        races, problem = _race(client, profile)
-        exchanges.extend(races)
-        if problem is None:
-            passed.append(AREA_RACE)
+            passed.append(area)
         else:
             problems.append(problem)
     return SetupResult(tuple(problems), tuple(exchanges), tuple(passed))

@@ -82,8 +82,7 @@ class TargetClient(ClientCore):
         refused = self._refused(sent)
         if refused is not None:
             return refused
-        if self.budget is not None:
-            self.budget.charge(recording.current_check.get())
+        self._charge()
         self.caps.in_flight.acquire()
         try:
             wait = self.caps.rate.reserve()

@@ -161,6 +161,7 @@ def render_plan(
     in_flight: int,
     retries: int = 0,
     setup_requests: int = 0,
+    run_limit: int | None = None,
 ) -> list[str]:
     lines = [header, ""]
     if setup_requests:
@@ -190,4 +191,6 @@ def render_plan(
     if undeclared:
         summary += f", {undeclared} without a declared bound"
     lines += ["", f"{summary}; capped at {rate:g} requests/s and {in_flight} in flight"]
+    if run_limit is not None and (run_limit < total or undeclared or probes):
+        lines.append(f"the whole run stops at {run_limit} requests (safety.max_requests)")
     return lines

@@ -15,7 +15,7 @@ def test_the_bound_counts_examples_replays_and_retries() -> None:
 
 
 def test_a_check_stops_at_its_share_and_others_go_on() -> None:
-    budget = RequestBudget({"a": 2, "b": 1})
+    budget = RequestBudget(shares={"a": 2, "b": 1})
     budget.charge("a")
     budget.charge("a")
     with pytest.raises(OverBudget) as stopped:
@@ -24,6 +24,23 @@ def test_a_check_stops_at_its_share_and_others_go_on() -> None:
     assert isinstance(stopped.value, NoEvidence)
     assert "request budget: 2 requests" in stopped.value.reason
     budget.charge("b")
-    budget.charge(None)  # a background probe's request: counted by the client, not stopped here
+    budget.charge(None)  # a background probe's request: held to the run's limit alone
     budget.charge("undeclared")
     assert budget.sent == {"a": 2, "b": 1, "undeclared": 1}
+    assert budget.total == 5
+
+
+def test_the_runs_limit_stops_every_request_past_it() -> None:
+    """`safety.max_requests` counts what was sent before the shares were known (the set-up
+    check's), every check's and the probes', and stops whichever request would pass it."""
+    budget = RequestBudget(limit=4)
+    budget.count_sent(2)
+    budget.shares = {"a": 10}
+    budget.charge("a")
+    budget.charge(None)
+    for check in ("a", None, "undeclared"):
+        with pytest.raises(OverBudget) as stopped:
+            budget.charge(check)
+        assert "4 requests, the profile's safety.max_requests" in stopped.value.reason
+    assert budget.total == 4
+    assert budget.sent == {"a": 1}

@@ -64,8 +64,8 @@ MOCK_MAY_PASS = {
 }
 
 
-def _profile(base_url: str, path: Path) -> Path:
-    profile = {
+def _profile(base_url: str, path: Path, max_requests: int | None = None) -> Path:
+    profile: dict[str, Any] = {
         "name": "foreign",
         "target": {"base_url": base_url, "api_key_env": KEY_ENV},
         "stories": {"ids": [SAMPLE_ID], "missing_id": 999999999},
@@ -77,18 +77,20 @@ def _profile(base_url: str, path: Path) -> Path:
         },
         "safety": {"max_requests_per_second": 500, "max_in_flight": 8, "run_deadline_seconds": 120},
     }
+    if max_requests is not None:
+        profile["safety"]["max_requests"] = max_requests
     path.write_text(yaml.safe_dump(profile), encoding="utf-8")
     return path
 
 
 def run_suite(
-    handler: Handler, tmp_path: Path, *, plain: bool = False
+    handler: Handler, tmp_path: Path, *, plain: bool = False, max_requests: int | None = None
 ) -> tuple[int, dict[str, Any], str, int]:
     """The suite's exit code, summary and output, and the bound its dry run printed.
 
     `plain` runs it as a user would, without the plugin that stops hypothesis at a failure."""
     with serving(handler) as base_url:
-        profile = _profile(base_url, tmp_path / "profile.yaml")
+        profile = _profile(base_url, tmp_path / "profile.yaml", max_requests)
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
         env[KEY_ENV] = "foreign-key-0123456789"
         if not plain:
@@ -115,7 +117,9 @@ def run_suite(
             )
 
         plan = conformance("--dry-run")
-        bound = int(re.findall(r"at most (\d+) requests", plan.stdout)[-1])
+        bounds = re.findall(r"at most (\d+) requests", plan.stdout)
+        bounds += re.findall(r"the whole run stops at (\d+) requests", plan.stdout)
+        bound = min(int(b) for b in bounds)
         result = conformance("--report-dir", str(tmp_path / "r"))
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     return result.returncode, summary, result.stdout + result.stderr, bound
@@ -154,3 +158,19 @@ def test_a_failing_target_costs_no_more_than_the_printed_bound(tmp_path: Path) -
         assert planned == "not declared" or sent <= int(planned), check
     assert "Traceback" not in output
     assert "reproduce_failure" not in output
+
+
+@pytest.mark.slow
+def test_the_profiles_max_requests_caps_the_whole_run(tmp_path: Path) -> None:
+    """Well below the plan's bound, `safety.max_requests` is the bound: the run sends no more,
+    set-up included, and what it did not get to send for is untested with that reason."""
+    code, summary, output, bound = run_suite(mock, tmp_path, plain=True, max_requests=12)
+    assert bound == 12, output
+    assert code == 3, output
+    assert 0 < summary["requests_sent"] <= 12, summary["requests_sent"]
+    stopped = [
+        r["id"]
+        for r in summary["requirements"]
+        if r["status"] == "untested" and "safety.max_requests" in (r["reason"] or "")
+    ]
+    assert stopped, {r["id"]: (r["status"], r["reason"]) for r in summary["requirements"]}
