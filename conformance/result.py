@@ -27,6 +27,7 @@ import pytest
 import tines_spec
 from conformance.exchange import Exchange
 from conformance.redaction import redact
+from conformance.reporting.outcomes import PRECONDITION
 
 # The requirement IDs the running check names in its marker (set by the plugin around each
 # check), so that a verifier can tell a failure of the check's own requirements from a failure
@@ -61,7 +62,7 @@ class Blocked(_Skip):  # type: ignore[misc,valid-type]
 
     @property
     def summary(self) -> str:
-        return f"blocked by {', '.join(self.because_of) or 'a failed precondition'}: {self.reason}"
+        return f"blocked by {', '.join(self.because_of) or PRECONDITION}: {self.reason}"
 
 
 class NoEvidence(_Skip):  # type: ignore[misc,valid-type]

@@ -177,6 +177,9 @@ class RunSummary:
         return root_causes(self.requirements)
 
 
+# What blocked a check when no requirement failed first: the run's own set-up, say.
+PRECONDITION = "a failed precondition"
+
 URGENCY: tuple[Status, ...] = (
     "failed",
     "blocked",
@@ -222,7 +225,11 @@ def root_causes(results: Sequence[RequirementResult]) -> list[RootCause]:
             head = by_id[failed[0]]
             cause = f"{head.id} failed: {head.reason}"
         else:
-            cause = blocked[0].reason or f"{', '.join(roots)} failed"
+            # "<check>: blocked by a failed precondition: <what failed>": the cause is the last
+            # part, said once, not as one check's verdict.
+            reason = blocked[0].reason or ""
+            _, by_precondition, what = reason.partition(f"blocked by {PRECONDITION}: ")
+            cause = what if by_precondition else reason or f"{', '.join(roots)} failed"
         causes.append(RootCause(cause, failed, tuple(r.id for r in blocked)))
     return sorted(causes, key=lambda c: -c.size)
 

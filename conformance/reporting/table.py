@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from conformance.redaction import redact
-from conformance.reporting.outcomes import STATUSES, RunSummary
+from conformance.reporting.outcomes import PRECONDITION, STATUSES, RunSummary
 
 
 def _clip(text: str, width: int) -> str:
@@ -45,7 +45,7 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
             continue
         reason = r.reason
         if r.status == "blocked" and r.id in said_above:
-            by = ", ".join(r.blocked_by) or "a failed precondition"
+            by = ", ".join(r.blocked_by) or PRECONDITION
             reason = f"blocked by {by} (the cause above)"
         # Why a requirement did not pass is wrapped, never cut: its end says why.
         wrapped = _wrap(reason, detail)
