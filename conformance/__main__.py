@@ -1,7 +1,5 @@
 """`python -m conformance` is the `conformance` command."""
 
-import sys
+from conformance.cli import console_main
 
-from conformance.cli import main
-
-sys.exit(main())
+console_main()

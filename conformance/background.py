@@ -125,26 +125,39 @@ class Scheduler:
         selected_requirement_ids: Collection[str],
         include_limit_test: bool,
     ) -> None:
-        """Start every selected probe at once on the scheduler's own loop."""
-        if self._loop is not None:
-            raise RuntimeError("the scheduler was already started")
-        probes = self.plan(selected_requirement_ids, include_limit_test)
+        """Start every selected probe not yet started, at once, on the scheduler's own loop.
+
+        `conformance run` starts the probes as soon as its set-up check allows, before pytest
+        has collected anything; the plugin calls this again with the collected selection, which
+        starts what that adds, with the same client and profile."""
+        if self._client is not None and client is not self._client:
+            raise RuntimeError("the scheduler was started with another client")
         self._skipped = {
             probe.name: LIMIT_TEST_SKIP
             for probe in _registry.values()
             if probe.limit_test and not include_limit_test
         }
         self._client = client
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="conformance-background", daemon=True
-        )
-        self._thread.start()
-        for probe in probes:
-            self._futures[probe.name] = asyncio.run_coroutine_threadsafe(
-                _run(probe.function, client, profile), loop
+        loop = self._loop
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._thread = threading.Thread(
+                target=loop.run_forever, name="conformance-background", daemon=True
             )
+            self._thread.start()
+        for probe in self.plan(selected_requirement_ids, include_limit_test):
+            if probe.name not in self._futures:
+                self._futures[probe.name] = asyncio.run_coroutine_threadsafe(
+                    _run(probe.function, client, profile), loop
+                )
+
+    def keep_only(self, names: Collection[str]) -> None:
+        """Cancel the started probes not named: those started before the selection was known
+        that it turned out not to need."""
+        for name, future in self._futures.items():
+            if name not in names:
+                future.cancel()
 
     def outcome(self, name: str, timeout: float | None = None) -> Any:
         """The probe's value once it is done; its exception (a CheckFailure, say) is re-raised.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from types import ModuleType
 from typing import Any
 
 from conformance.background import PROBE_MARKER, serve_checks
@@ -21,11 +22,17 @@ def check_functions() -> list[tuple[str, Any]]:
     package = importlib.import_module(CHECKS_PACKAGE)
     found = []
     for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{CHECKS_PACKAGE}.{info.name}")
-        for name, function in vars(module).items():
-            if name.startswith("test_") and inspect.isfunction(function):
-                found.append((f"{info.name}.{name}", function))
+        found += _functions(importlib.import_module(f"{CHECKS_PACKAGE}.{info.name}"))
     return found
+
+
+def _functions(module: ModuleType) -> list[tuple[str, Any]]:
+    short = module.__name__.rpartition(".")[2]
+    return [
+        (f"{short}.{name}", function)
+        for name, function in vars(module).items()
+        if name.startswith("test_") and inspect.isfunction(function)
+    ]
 
 
 def marks(function: Any, name: str) -> list[Any]:
@@ -38,13 +45,22 @@ def marks(function: Any, name: str) -> list[Any]:
     ]
 
 
-def serve_builtin_checks() -> frozenset[str]:
-    """Do what the plugin does at collection for the built-in checks (each probe serves the
-    requirements of the checks marked as reading it); returns those requirements."""
+def _serve(functions: list[tuple[str, Any]]) -> frozenset[str]:
     readers = [
         (name, marks(function, "requirement"), getattr(function, "pytestmark", []))
-        for name, function in check_functions()
+        for name, function in functions
         if marks(function, PROBE_MARKER)
     ]
     serve_checks(readers)
     return frozenset(rid for _, ids, _ in readers for rid in ids)
+
+
+def serve_builtin_checks() -> frozenset[str]:
+    """Do what the plugin does at collection for the built-in checks (each probe serves the
+    requirements of the checks marked as reading it); returns those requirements."""
+    return _serve(check_functions())
+
+
+def serve_module_checks(module: ModuleType) -> frozenset[str]:
+    """The same for the checks of one module."""
+    return _serve(_functions(module))

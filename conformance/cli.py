@@ -14,6 +14,8 @@ missing or malformed file, an unknown option value)."""
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import random
@@ -21,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import tines_spec
 from conformance import __version__
@@ -66,17 +68,29 @@ def preflight(options: RunOptions, run_id: str) -> Any:
     if options.dry_run:
         return None
     from conformance import recording
+    from conformance.early_waits import EarlyWaits, start_early
     from conformance.http import TargetClient
     from conformance.request_budget import RequestBudget
     from conformance.run_state import PreflightDone
+    from conformance.selection import selected_requirements
     from conformance.setup_check import check_setup
 
+    profile = valid.profile
+    budget = RequestBudget(limit=profile.safety.max_requests)
+    early: list[EarlyWaits] = []
+
+    def start_long_waits() -> None:
+        """The probe story answers: the long waits start now, not after pytest's collection."""
+        selected = selected_requirements(valid.levels, options.only)
+        recording.hold()  # their exchanges go to the run's HAR, which pytest's session opens
+        early.append(start_early(profile, run_id, budget, selected, options.include_limit_test))
+
     started_at = recording.now()
-    with TargetClient(valid.profile, run_id) as client:
-        client.budget = RequestBudget(limit=valid.profile.safety.max_requests)
-        result = check_setup(client)
+    with TargetClient(profile, run_id) as client:
+        client.budget = budget
+        result = check_setup(client, probe_answered=start_long_waits)
     _print_setup(result)
-    return PreflightDone(result, started_at)
+    return PreflightDone(result, started_at, budget, early[0] if early else None)
 
 
 def _print_setup(result: Any) -> None:
@@ -138,7 +152,16 @@ def run(options: RunOptions) -> int:
     if done is not None and done.setup.unreachable and not options.debug:
         # Nothing will be sent: the one line said it all; the reports are written all the same.
         arguments.append("-qq")
-    code = pytest.main(arguments, plugins=plugins)
+    try:
+        code = pytest.main(arguments, plugins=plugins)
+    finally:
+        # The session stops the long waits; this is for one that never started (pytest
+        # refused its command line).
+        if done is not None and done.early is not None:
+            from conformance import recording
+
+            done.early.scheduler.stop()
+            recording.install(None)
     code = exit_code(int(code), recorder.state)
     if code in (EXIT_PASSED, EXIT_FAILED) and done is not None and not done.setup.ok:
         return EXIT_UNREACHABLE  # the areas the set-up did not block ran, and are reported
@@ -244,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_commands(commands)
     add_provision_command(commands)
     return parser
+
+
+def console_main() -> NoReturn:
+    """The `conformance` command: `main`, then an exit that skips the interpreter's teardown.
+
+    Freeing every module and object of a run (pytest's, schemathesis's, hypothesis's) took
+    0.7 s after the last line was printed, on every run. The work is done by then: the atexit
+    handlers run and the standard streams are flushed, as a normal exit would, and the process
+    ends. Code that calls `main` in process (the tests) gets a return, not an exit."""
+    code = main()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

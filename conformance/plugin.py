@@ -54,7 +54,13 @@ from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, 
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
 from conformance.selection import check_shares, plan_lines, select
-from conformance.setup_gate import RACE_MARKER, setup_verdicts, take_setup, unblocked_requirements
+from conformance.setup_gate import (
+    RACE_MARKER,
+    preflight_of,
+    setup_verdicts,
+    take_setup,
+    unblocked_requirements,
+)
 from conformance.verdicts import covering
 
 SPOOL = ".exchanges.spool.jsonl"
@@ -123,9 +129,13 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=settle_seed(config),
         retries=settle_retries(config, options.retries),
     )
+    # The long waits `conformance run` started, and the checks that read them, must meet on one
+    # profile object (a probe and its readers share state keyed by it).
+    done = preflight_of(config)
+    early = done.early if done is not None else None
     config.stash[STATE] = RunState(
         options=options,
-        profile=valid.profile,
+        profile=early.profile if early is not None else valid.profile,
         levels=valid.levels,
         expectations=valid.expectations,
     )
@@ -145,14 +155,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state.exchange_log = recording.ExchangeLog(state.report_dir / SPOOL)
     recording.install(state.exchange_log)
     state.target = TargetClient(state.profile, state.run_id)
-    # The run's limit holds from its first request; the checks' shares come with the selection.
-    state.budget = RequestBudget(limit=state.profile.safety.max_requests)
+    # The run's limit holds from its first request (the CLI's set-up check's, when it made one);
+    # the checks' shares come with the selection.
+    done = preflight_of(session.config)
+    state.budget = (
+        done.budget if done is not None else RequestBudget(limit=state.profile.safety.max_requests)
+    )
     state.target.budget = state.budget
+    if done is not None and done.early is not None:
+        state.scheduler = done.early.scheduler
+        state.async_target = done.early.client
     # The deadline counts from the first request (`conformance run`'s own set-up check when there
     # was one), so no answer of the target's can keep the run past it. It is armed at the end of
     # this hook: pytest skips sessionfinish, and so the report, for an interrupt during it.
     first_request_at = take_setup(session, state)
-    state.budget.count_sent(state.preflight_requests)
     arm_deadline(state, (recording.now() - first_request_at).total_seconds())
 
 
@@ -183,13 +199,14 @@ def pytest_collection_modifyitems(
 def _start_background(session: pytest.Session, state: RunState) -> None:
     if state.dry_run or (state.setup is not None and state.setup.unreachable):
         return
-    selected = set(state.selected_ids)
-    covered = unblocked_requirements(state)
-    state.async_target = AsyncTargetClient(state.profile, state.run_id)
-    state.async_target.budget = state.budget
-    state.scheduler.start(
-        state.async_target, state.profile, selected & covered, state.include_limit_test
-    )
+    wanted = set(state.selected_ids) & unblocked_requirements(state)
+    if state.async_target is None:
+        state.async_target = AsyncTargetClient(state.profile, state.run_id)
+        state.async_target.budget = state.budget
+    # Those `conformance run` started already are kept if the collected checks read them.
+    state.scheduler.start(state.async_target, state.profile, wanted, state.include_limit_test)
+    needed = state.scheduler.plan(wanted, state.include_limit_test)
+    state.scheduler.keep_only({probe.name for probe in needed})
 
 
 @pytest.hookimpl(trylast=True)

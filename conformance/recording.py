@@ -49,22 +49,43 @@ MAX_BODY_BYTES = 1_000_000
 current_check: ContextVar[str | None] = ContextVar("current_check", default=None)
 
 _active: ExchangeLog | None = None
+# What was recorded while `hold()` was in force and no log was installed yet.
+_held: list[tuple[Exchange, datetime, str | None]] | None = None
+_held_lock = threading.Lock()
+
+
+def hold() -> None:
+    """Keep what is recorded from now until a log is installed, for that log: the long waits
+    `conformance run` starts before pytest does must be in the run's HAR too."""
+    global _held
+    with _held_lock:
+        if _active is None and _held is None:
+            _held = []
 
 
 def install(log: ExchangeLog | None) -> None:
-    """Make `log` the run's log (None: stop recording)."""
-    global _active
-    _active = log
+    """Make `log` the run's log (None: stop recording), with what was held for it."""
+    global _active, _held
+    with _held_lock:
+        _active = log
+        held, _held = _held or [], None
+    if log is not None:
+        for exchange, started_at, check in held:
+            log.add(exchange, started_at, check)
 
 
 def record(exchange: Exchange, started_at: datetime) -> None:
-    """Hand an exchange to the run's log, if one is installed."""
+    """Hand an exchange to the run's log, if one is installed (or held for one)."""
     # A response URL carries a secret the target chose: mask it before anything is written.
     for url in exchange.response_urls():
         register_webhook_url(url)
-    log = _active
+    check = current_check.get()
+    with _held_lock:
+        log = _active
+        if log is None and _held is not None:
+            _held.append((exchange, started_at, check))
     if log is not None:
-        log.add(exchange, started_at, current_check.get())
+        log.add(exchange, started_at, check)
 
 
 def _text(body: bytes) -> tuple[str, str | None]:

@@ -75,8 +75,3 @@ class RequestBudget:
             self.total += 1
             if check is not None:
                 self.sent[check] = sent + 1
-
-    def count_sent(self, requests: int) -> None:
-        """Count requests sent before this budget existed (the CLI's set-up check)."""
-        with self._lock:
-            self.total += requests

@@ -16,6 +16,7 @@ import pytest
 
 from conformance import recording
 from conformance.background import Scheduler
+from conformance.early_waits import EarlyWaits
 from conformance.exit_codes import EXIT_USAGE
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import Profile
@@ -28,14 +29,19 @@ from conformance.run_options import RunOptions
 from conformance.setup_check import SetupResult
 
 
-@dataclass(frozen=True)
+# Compared and hashed as itself (pytest keeps its plugins in a set; the budget is mutable).
+@dataclass(frozen=True, eq=False)
 class PreflightDone:
     """Handed to pytest as a plugin object by `conformance run`, which has already run the set-up
     check (to fail in one clean line before pytest starts): the session records its exchanges
-    and blocks on its result rather than sending the same requests again."""
+    and blocks on its result rather than sending the same requests again. It holds the run's
+    request budget, which the set-up's requests were charged to, and the long waits it started
+    (`conformance.early_waits`), which the session adopts."""
 
     setup: SetupResult
     started_at: datetime
+    budget: RequestBudget
+    early: EarlyWaits | None = None
 
 
 @dataclass

@@ -19,6 +19,12 @@ from conformance.run_state import RunState, usage_exit
 from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
 
+def selected_requirements(levels: tuple[str, ...], only: tuple[str, ...]) -> frozenset[str]:
+    """The requirements a run asks for: those at its levels, narrowed to `--only` if given."""
+    selected = {r.id for r in tines_spec.catalogue().at_levels(levels)}
+    return frozenset(selected & set(only) if only else selected)
+
+
 def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> None:
     """Deselect what the run does not ask for, order the rest, and label what is kept."""
     catalogue = tines_spec.catalogue()
@@ -34,9 +40,7 @@ def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> 
         serve_checks((item.nodeid, requirement_ids(item), item.iter_markers()) for item in items)
     except LookupError as exc:
         usage_exit(str(exc))
-    selected = {r.id for r in catalogue.at_levels(state.levels)}
-    if state.only:
-        selected &= set(state.only)
+    selected = selected_requirements(state.levels, state.only)
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:

@@ -35,6 +35,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import tines_spec
@@ -339,7 +340,11 @@ def _while_busy(profile: Profile, send: Callable[[str], Exchange], sent: list[Ex
     return token
 
 
-def _probe(client: TargetClient, profile: Profile, sent: list[Exchange]) -> SetupProblem | None:
+def _probe(
+    client: TargetClient, profile: Profile, sent: list[Exchange], answered: Callable[[], None]
+) -> SetupProblem | None:
+    """The probe story, undelayed then delayed; `answered` is called once the undelayed probe
+    came back right (the long waits can start then)."""
     timeout = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
     for delay in (0.0, min(_DELAY_SECONDS, profile.webhooks.exit_timeout_seconds / 2)):
 
@@ -350,6 +355,8 @@ def _probe(client: TargetClient, profile: Profile, sent: list[Exchange]) -> Setu
         problem = _probe_problem(profile, sent[-1], token, delay)
         if problem is not None:
             return problem
+        if delay == 0.0:
+            answered()
     return None
 
 
@@ -389,10 +396,16 @@ def _race(client: TargetClient, profile: Profile, sent: list[Exchange]) -> Setup
     )
 
 
-def check_setup(client: TargetClient, areas: frozenset[str] | None = None) -> SetupResult:
+def check_setup(
+    client: TargetClient,
+    areas: frozenset[str] | None = None,
+    *,
+    probe_answered: Callable[[], None] = lambda: None,
+) -> SetupResult:
     """Check the preconditions of the areas asked for (all of them when None).
 
-    Stops at an unreachable target: nothing else can be learnt from it."""
+    Stops at an unreachable target: nothing else can be learnt from it. `probe_answered` is
+    called as soon as the probe story has answered an undelayed probe right."""
     profile = client.profile
     wanted = areas if areas is not None else frozenset({AREA_STORIES, AREA_PROBE, AREA_RACE})
     exchanges: list[Exchange] = []
@@ -407,7 +420,9 @@ def check_setup(client: TargetClient, areas: frozenset[str] | None = None) -> Se
             passed.append(AREA_STORIES)
         else:
             problems.append(problem)
-    steps = [(AREA_PROBE, profile.webhooks.probe_url, _probe)]
+    steps: list[tuple[str, str, Callable[..., SetupProblem | None]]] = [
+        (AREA_PROBE, profile.webhooks.probe_url, partial(_probe, answered=probe_answered))
+    ]
     if profile.webhooks.race_url is not None:
         steps.append((AREA_RACE, profile.webhooks.race_url, _race))
     for area, step_url, step in steps:

@@ -37,16 +37,19 @@ __all__ = [
 ]
 
 
+def preflight_of(config: pytest.Config) -> PreflightDone | None:
+    """What `conformance run` did before pytest started, when it did."""
+    plugins = config.pluginmanager.get_plugins()
+    return next((p for p in plugins if isinstance(p, PreflightDone)), None)
+
+
 def take_setup(session: pytest.Session, state: RunState) -> datetime:
     """Record the CLI's set-up check, or run one, and print its lines.
 
     Returns when the first request of the run was sent."""
     assert state.exchange_log is not None
     assert state.target is not None
-    done = next(
-        (p for p in session.config.pluginmanager.get_plugins() if isinstance(p, PreflightDone)),
-        None,
-    )
+    done = preflight_of(session.config)
     first_request_at = done.started_at if done is not None else recording.now()
     if done is not None:
         result = done.setup

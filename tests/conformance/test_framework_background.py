@@ -4,6 +4,7 @@ cancellation ends them."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,3 +132,40 @@ def test_cancel_ends_waiting_probes_and_readers_learn_why(
         scheduler.outcome("timeout", timeout=5)
     scheduler.stop()
     assert cancelled == [True]
+
+
+def test_a_second_start_adds_what_the_collected_selection_needs_and_keeps_the_rest(
+    scheduler: Scheduler, client_and_profile: tuple[AsyncTargetClient, Profile]
+) -> None:
+    """`conformance run` starts the probes before collection; the plugin starts again with the
+    collected selection: a probe already running is not started twice, one the selection adds
+    starts, and one it does not need is cancelled."""
+    runs: list[str] = []
+
+    def make(name: str) -> Any:
+        async def probe(client: AsyncTargetClient, profile: Profile) -> str:
+            runs.append(name)
+            await asyncio.Event().wait()
+            return name
+
+        return probe
+
+    slow_probe("timeout", requirement_ids=["WH-TIME-002"])(make("timeout"))
+    slow_probe("just_under", requirement_ids=["WH-TIME-001"])(make("just_under"))
+    slow_probe("urls", requirement_ids=["WH-RURL-001"])(make("urls"))
+    client, profile = client_and_profile
+    scheduler.start(client, profile, {"WH-TIME-002", "WH-TIME-001"}, include_limit_test=False)
+    scheduler.start(client, profile, {"WH-TIME-002", "WH-RURL-001"}, include_limit_test=False)
+    assert scheduler.started == ("timeout", "just_under", "urls")
+    scheduler.keep_only({"timeout", "urls"})
+    with pytest.raises(ProbeCancelled):
+        scheduler.outcome("just_under", timeout=5)
+    with pytest.raises(TimeoutError):
+        scheduler.outcome("timeout", timeout=0.05)
+    deadline = time.monotonic() + 5
+    while sorted(runs) != ["just_under", "timeout", "urls"]:
+        assert time.monotonic() < deadline, f"each probe runs once: {runs}"
+        time.sleep(0.01)  # polling the loop's thread, with a deadline
+    other = AsyncTargetClient(profile, "another run")
+    with pytest.raises(RuntimeError, match="another client"):
+        scheduler.start(other, profile, {"WH-TIME-002"}, include_limit_test=False)

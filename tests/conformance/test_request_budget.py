@@ -34,7 +34,8 @@ def test_the_runs_limit_stops_every_request_past_it() -> None:
     """`safety.max_requests` counts what was sent before the shares were known (the set-up
     check's), every check's and the probes', and stops whichever request would pass it."""
     budget = RequestBudget(limit=4)
-    budget.count_sent(2)
+    budget.charge("set-up")
+    budget.charge("set-up")
     budget.shares = {"a": 10}
     budget.charge("a")
     budget.charge(None)
@@ -43,4 +44,4 @@ def test_the_runs_limit_stops_every_request_past_it() -> None:
             budget.charge(check)
         assert "4 requests, the profile's safety.max_requests" in stopped.value.reason
     assert budget.total == 4
-    assert budget.sent == {"a": 1}
+    assert budget.sent == {"set-up": 2, "a": 1}
