@@ -32,6 +32,8 @@ from conformance.client_core import (
 from conformance.exchange import Exchange
 from conformance.profile import Profile
 
+CANCELLED = "no answer: the run stopped waiting for it (cancelled)"
+
 
 class AsyncTargetClient(ClientCore):
     """The background probes' client: the same calls, awaited, within the same shared caps.
@@ -107,6 +109,11 @@ class AsyncTargetClient(ClientCore):
                 return self._failed(sent, started_at, trickled(total), total)
             except httpx.HTTPError as exc:
                 return self._failed(sent, started_at, exc, seconds)
+            except asyncio.CancelledError:
+                # Sent, so in the run's record: a probe the run stopped (Ctrl-C, the deadline,
+                # or a selection that turned out not to need it) leaves its request in the HAR.
+                recording.record(Exchange(sent, None, error=CANCELLED), started_at)
+                raise
             elapsed = time.perf_counter() - started
             return self._answered(sent, started_at, self._received(response, elapsed, body))
         finally:

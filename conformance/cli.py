@@ -74,21 +74,30 @@ def preflight(options: RunOptions, run_id: str) -> Any:
     from conformance.run_state import PreflightDone
     from conformance.selection import selected_requirements
     from conformance.setup_check import check_setup
+    from conformance.setup_gate import SETUP
 
     profile = valid.profile
     budget = RequestBudget(limit=profile.safety.max_requests)
     early: list[EarlyWaits] = []
 
     def start_long_waits() -> None:
-        """The probe story answers: the long waits start now, not after pytest's collection."""
+        """The probe story answers: the long waits start now, not after pytest's collection.
+        Only for the built-in checks, whose markers say which probes they read."""
+        if options.checks is not None:
+            return
         selected = selected_requirements(valid.levels, options.only)
-        recording.hold()  # their exchanges go to the run's HAR, which pytest's session opens
         early.append(start_early(profile, run_id, budget, selected, options.include_limit_test))
 
+    # The set-up's exchanges and the early probes' go to the run's HAR, which the session opens.
+    recording.hold()
     started_at = recording.now()
-    with TargetClient(profile, run_id) as client:
-        client.budget = budget
-        result = check_setup(client, probe_answered=start_long_waits)
+    token = recording.current_check.set(SETUP)
+    try:
+        with TargetClient(profile, run_id) as client:
+            client.budget = budget
+            result = check_setup(client, probe_answered=start_long_waits)
+    finally:
+        recording.current_check.reset(token)
     _print_setup(result)
     return PreflightDone(result, started_at, budget, early[0] if early else None)
 
@@ -155,12 +164,13 @@ def run(options: RunOptions) -> int:
     try:
         code = pytest.main(arguments, plugins=plugins)
     finally:
-        # The session stops the long waits; this is for one that never started (pytest
-        # refused its command line).
-        if done is not None and done.early is not None:
+        # The session stops the long waits and takes what was held for its log; this is for
+        # one that never started (pytest refused its command line).
+        if done is not None:
             from conformance import recording
 
-            done.early.scheduler.stop()
+            if done.early is not None:
+                done.early.scheduler.stop()
             recording.install(None)
     code = exit_code(int(code), recorder.state)
     if code in (EXIT_PASSED, EXIT_FAILED) and done is not None and not done.setup.ok:

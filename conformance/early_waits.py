@@ -1,11 +1,11 @@
 """The long waits started before pytest: by `conformance run`, as soon as its set-up check has
-seen the probe story answer.
+seen the probe story answer its probes.
 
 A full run cannot take less than one exit timeout (the timeout probe must see it pass), so every
 second before that probe starts is a second on the run. Started at collection, it waited for the
 CLI's imports, the whole set-up check, pytest's start and collection: a third of a 10 s exit
-timeout. Here it starts once the set-up's first probe came back right, and pytest starts and
-collects while it waits.
+timeout. Here it starts once the set-up's probes came back right, and pytest starts and collects
+while it waits.
 
 Which probes to start comes from the checks' own markers, read as the plugin reads them: the
 check modules that name the probe marker are imported (cheap: they need nothing the set-up

@@ -343,8 +343,8 @@ def _while_busy(profile: Profile, send: Callable[[str], Exchange], sent: list[Ex
 def _probe(
     client: TargetClient, profile: Profile, sent: list[Exchange], answered: Callable[[], None]
 ) -> SetupProblem | None:
-    """The probe story, undelayed then delayed; `answered` is called once the undelayed probe
-    came back right (the long waits can start then)."""
+    """The probe story, undelayed then delayed; `answered` is called once both came back right
+    (the long waits can start then: nothing they send goes to a story known to be broken)."""
     timeout = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
     for delay in (0.0, min(_DELAY_SECONDS, profile.webhooks.exit_timeout_seconds / 2)):
 
@@ -355,8 +355,7 @@ def _probe(
         problem = _probe_problem(profile, sent[-1], token, delay)
         if problem is not None:
             return problem
-        if delay == 0.0:
-            answered()
+    answered()
     return None
 
 
@@ -405,7 +404,7 @@ def check_setup(
     """Check the preconditions of the areas asked for (all of them when None).
 
     Stops at an unreachable target: nothing else can be learnt from it. `probe_answered` is
-    called as soon as the probe story has answered an undelayed probe right."""
+    called as soon as the probe story has answered its probes right, before the race story's."""
     profile = client.profile
     wanted = areas if areas is not None else frozenset({AREA_STORIES, AREA_PROBE, AREA_RACE})
     exchanges: list[Exchange] = []

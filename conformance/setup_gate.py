@@ -52,9 +52,8 @@ def take_setup(session: pytest.Session, state: RunState) -> datetime:
     done = preflight_of(session.config)
     first_request_at = done.started_at if done is not None else recording.now()
     if done is not None:
+        # Its exchanges were held for the log the session installed (`recording.hold`).
         result = done.setup
-        for exchange in result.exchanges:
-            state.exchange_log.add(exchange, done.started_at, SETUP)
         state.preflight_requests = len(result.exchanges)
     else:
         token = recording.current_check.set(SETUP)
