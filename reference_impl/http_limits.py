@@ -151,28 +151,6 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
                 # Reading the body (BodyDeadline's job, the app's pace), or the request is in.
                 self._disarm()
 
-        def _arm(self, timing: str) -> None:
-            if self._timing == timing:
-                return  # a deadline runs from the start of what it waits for, not the last byte
-            self._disarm()
-            seconds = header_timeout if timing == "head" else body_timeout
-            self._timing = timing
-            self._timer = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None
-            self._timing = None
-
-        def _expired(self) -> None:
-            timing, self._timer, self._timing = self._timing, None, None
-            if self.transport.is_closing():
-                return
-            if timing == "head":
-                self.transport.write(head_late)
-            self.transport.close()
-
     return LimitedH11Protocol
 
 
