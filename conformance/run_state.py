@@ -26,7 +26,7 @@ from conformance.reporting.outcomes import CheckOutcome, RunSummary
 from conformance.request_budget import RequestBudget
 from conformance.result import Blocked, CheckFailure
 from conformance.run_options import RunOptions
-from conformance.setup_check import SetupResult
+from conformance.setup_result import SetupResult
 
 
 # Compared and hashed as itself (pytest keeps its plugins in a set; the budget is mutable).

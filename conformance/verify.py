@@ -8,7 +8,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from jsonschema.protocols import Validator
 
@@ -353,6 +353,16 @@ def precondition(blocks: Ids | None = None) -> Iterator[None]:
         failure.precondition = True
         failure.blocks = targets
         raise
+
+
+def no_response_url(answer: Exchange, requirement: Ids) -> NoReturn:
+    """The 504 a check follows named no response URL: `requirement`'s failure (the 504 body's
+    rule), as a precondition that blocks the rest of the check."""
+    with precondition():
+        raise CheckFailure(
+            _ids(requirement), "a response URL in the 504", "none in body or headers", answer
+        )
+    raise AssertionError("precondition() raises what it caught")  # for the type checker
 
 
 def expect_evidence(seen: int, what: str, requirement: Ids | None = None) -> None:

@@ -48,6 +48,42 @@ def _raw_response(status: int, reason: str, body: bytes) -> bytes:
     return head.encode("ascii") + body
 
 
+class _ReadTimer:
+    """The one timer of a limited connection, which both protocol classes share: armed for the
+    head ("head": a late one is answered `_head_late`) or for the unread rest of a body ("rest"),
+    it closes the connection when it expires. Each class sets the seconds and the answer."""
+
+    _head_seconds: float
+    _rest_seconds: float
+    _head_late: bytes
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    _timer: asyncio.TimerHandle | None = None
+    _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+
+    def _arm(self, timing: str) -> None:
+        if self._timing == timing:
+            return  # a deadline runs from the start of what it waits for, not the last byte
+        self._disarm()
+        seconds = self._head_seconds if timing == "head" else self._rest_seconds
+        self._timing = timing
+        self._timer = self.loop.call_later(seconds, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timing = None
+
+    def _expired(self) -> None:
+        timing, self._timer, self._timing = self._timing, None, None
+        if self.transport.is_closing():
+            return
+        if timing == "head":
+            self.transport.write(self._head_late)
+        self.transport.close()
+
+
 def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol class with these limits (uvicorn instantiates it per connection)."""
     head_late = _raw_response(
@@ -56,10 +92,9 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
         _error_body(f"the request headers did not arrive within {header_timeout:g} s"),
     )
 
-    class LimitedH11Protocol(H11Protocol):
+    class LimitedH11Protocol(_ReadTimer, H11Protocol):
         parser_name = "h11"
-        _timer: asyncio.TimerHandle | None = None
-        _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+        _head_seconds, _rest_seconds, _head_late = header_timeout, body_timeout, head_late
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -99,7 +134,6 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
             self.transport.write(self.conn.send(h11.EndOfMessage()))
             self.transport.close()
 
-        # -------------------------------------------------------------- the timer
         def _watch(self) -> None:
             """Arm or disarm the timer for what the connection now waits for."""
             if self.transport.is_closing():
@@ -116,28 +150,6 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
             else:
                 # Reading the body (BodyDeadline's job, the app's pace), or the request is in.
                 self._disarm()
-
-        def _arm(self, timing: str) -> None:
-            if self._timing == timing:
-                return  # a deadline runs from the start of what it waits for, not the last byte
-            self._disarm()
-            seconds = header_timeout if timing == "head" else body_timeout
-            self._timing = timing
-            self._timer = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None
-            self._timing = None
-
-        def _expired(self) -> None:
-            timing, self._timer, self._timing = self._timing, None, None
-            if self.transport.is_closing():
-                return
-            if timing == "head":
-                self.transport.write(head_late)
-            self.transport.close()
 
     return LimitedH11Protocol
 
@@ -160,10 +172,9 @@ def limited_httptools(
     )
     not_http = _raw_response(400, "Bad Request", _error_body("the request is not valid HTTP/1.1"))
 
-    class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    class LimitedHttpToolsProtocol(_ReadTimer, HttpToolsProtocol):
         parser_name = "httptools"
-        _timer: asyncio.TimerHandle | None = None
-        _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+        _head_seconds, _rest_seconds, _head_late = header_timeout, body_timeout, head_late
         _in_head = True  # between a message's first byte (or the connection's) and its headers
         _head_bytes = 0
         _message_done = False
@@ -218,29 +229,6 @@ def limited_httptools(
             # of the body has a deadline.
             if not (self._message_done or self._in_head or self.transport.is_closing()):
                 self._arm("rest")
-
-        # -------------------------------------------------------------- the timer
-        def _arm(self, timing: str) -> None:
-            if self._timing == timing:
-                return  # a deadline runs from the start of what it waits for, not the last byte
-            self._disarm()
-            seconds = header_timeout if timing == "head" else body_timeout
-            self._timing = timing
-            self._timer = self.loop.call_later(seconds, self._expired)
-
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = None
-            self._timing = None
-
-        def _expired(self) -> None:
-            timing, self._timer, self._timing = self._timing, None, None
-            if self.transport.is_closing():
-                return
-            if timing == "head":
-                self.transport.write(head_late)
-            self.transport.close()
 
     return LimitedHttpToolsProtocol
 

@@ -49,13 +49,14 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from reference_impl import run_writes
 from reference_impl.payloads import UnstorableError, payload_text
 from reference_impl.run_records import SCHEMA, RunRecord, RunStatus
+from reference_impl.run_writes import Write
 from reference_impl.written import Outcome, Written, settle
 
 __all__ = [
@@ -73,8 +74,7 @@ log = logging.getLogger(__name__)
 # burst, small enough that the first writer of a batch does not wait behind thousands of others.
 _MAX_BATCH = 512
 
-_Write = Callable[[sqlite3.Connection], Any]
-_Item = tuple[_Write, Written[Any]]
+_Item = tuple[Write, Written[Any]]
 
 
 class StoreClosedError(RuntimeError):
@@ -205,7 +205,7 @@ class RunStore:
             raise
         return results
 
-    def _submit(self, write: _Write, *, batched: bool = False) -> Written[Any]:
+    def _submit(self, write: Write, *, batched: bool = False) -> Written[Any]:
         """Queue a write. `batched` (the engine's writes, made on the event loop by the thousand)
         holds it for the end of the loop's iteration; the rest go at once, after what is held, so
         that the writer sees writes in the order they were made."""
@@ -252,16 +252,9 @@ class RunStore:
         return future
 
     # ------------------------------------------------------------------ writes
+    # What each write does to the tables is said in `run_writes`; here, when it is committed.
     def create_run(self, run_id: str, scope: str) -> Written[None]:
-        now = time.time()
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO runs (id, scope, status, created_at) VALUES (?, ?, 'running', ?)",
-                (run_id, scope, now),
-            )
-
-        return self._submit(write, batched=True)
+        return self._submit(run_writes.insert_run(run_id, scope, time.time()), batched=True)
 
     def record_event(
         self, event_id: str, run_id: str, action_id: str, payload: Any, *, result: bool = False
@@ -279,32 +272,11 @@ class RunStore:
             except UnstorableError as exc:
                 return self._refused(exc)
             self._last_payload, self._last_text = payload, text
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO events (id, run_id, action_id, payload, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (event_id, run_id, action_id, text, now),
-            )
-            if result:
-                conn.execute(
-                    "UPDATE runs SET result_event_id = ? WHERE id = ? AND result_event_id IS NULL",
-                    (event_id, run_id),
-                )
-
+        write = run_writes.insert_event(event_id, run_id, action_id, text, now, result=result)
         return self._submit(write, batched=True)
 
     def finish_run(self, run_id: str) -> Written[None]:
-        now = time.time()
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE runs SET status = 'completed', finished_at = ?"
-                " WHERE id = ? AND status = 'running'",
-                (now, run_id),
-            )
-
-        return self._submit(write, batched=True)
+        return self._end_run(run_id, "completed")
 
     def abandon_run(self, run_id: str) -> Written[None]:
         """Mark one run abandoned: the server lost it to a fault, so it must not say pending."""
@@ -315,38 +287,14 @@ class RunStore:
         return self._end_run(run_id, "failed")
 
     def _end_run(self, run_id: str, status: RunStatus) -> Written[None]:
-        now = time.time()
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'",
-                (status, now, run_id),
-            )
-
-        return self._submit(write, batched=True)
+        return self._submit(run_writes.end_run(run_id, status, time.time()), batched=True)
 
     def abandon_unfinished(self) -> Written[int]:
         """Mark every run still `running` as abandoned: the process can no longer finish it."""
-        now = time.time()
-
-        def write(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "UPDATE runs SET status = 'abandoned', finished_at = ? WHERE status = 'running'",
-                (now,),
-            )
-            return cursor.rowcount
-
-        return self._submit(write)
+        return self._submit(run_writes.abandon_running(time.time()))
 
     def set_setting(self, key: str, value: str) -> Written[None]:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-        return self._submit(write)
+        return self._submit(run_writes.put_setting(key, value))
 
     # ------------------------------------------------------------------ reads
     def get_run(self, run_id: str) -> RunRecord | None:

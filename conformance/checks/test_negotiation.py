@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.exchange import Exchange
 from conformance.http import TargetClient
 from conformance.strategies import (
     BINARY_MEDIA_TYPES,
@@ -61,6 +62,14 @@ _DATA_SHAPES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+def _expect_json_of(exchange: Exchange, payload: Any, requirement: str) -> None:
+    """The answer is labelled JSON, `requirement`'s rule; that its body is the payload is
+    WH-BODY-001's, a precondition of the check."""
+    expect_media_type(exchange, _JSON, requirement)
+    with precondition():
+        expect_json_body(exchange, payload, "WH-BODY-001")
+
+
 @pytest.mark.requirement("WH-CT-001", max_requests=1)
 @pytest.mark.parametrize("shape", list(_DATA_SHAPES))
 @CHECK_SETTINGS
@@ -69,9 +78,7 @@ def test_json_is_the_default(target: TargetClient, shape: str, data: st.DataObje
     """ "`application/json` - the default format", whatever the data's shape."""
     payload = data.draw(_DATA_SHAPES[shape], label="payload")
     exchange = target.probe(payload)
-    expect_media_type(exchange, _JSON, "WH-CT-001")
-    with precondition():  # that the body is the payload is WH-BODY-001's rule
-        expect_json_body(exchange, payload, "WH-BODY-001")
+    _expect_json_of(exchange, payload, "WH-CT-001")
 
 
 @pytest.mark.requirement("WH-CT-002", max_requests=1)
@@ -127,9 +134,7 @@ def test_wildcards_default_to_json(target: TargetClient, accept: str, data: Any)
     """ "We also support wildcards and will default to JSON": for the data CSV or plain text
     could carry as well (arrays of arrays or of objects, strings)."""
     exchange = target.probe(data, accept=accept)
-    expect_media_type(exchange, _JSON, "WH-CT-005")
-    with precondition():  # that the body is the payload is WH-BODY-001's rule
-        expect_json_body(exchange, data, "WH-BODY-001")
+    _expect_json_of(exchange, data, "WH-CT-005")
 
 
 @pytest.mark.requirement("WH-CT-006", max_requests=2)

@@ -34,6 +34,7 @@ from conformance.verify import (
     expect_string,
     expect_valid,
     json_body,
+    no_response_url,
     precondition,
 )
 
@@ -98,10 +99,7 @@ def test_response_url_before_the_data_is_not_taken_for_it(
     first = outcome.first_poll
     _expect_absolute(outcome.run.response_url, answer)
     if first is None:
-        with precondition():
-            raise CheckFailure(
-                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
-            )
+        no_response_url(answer, RESPONSE_URL)
     if not outcome.first_poll_before_due:
         looks_like_data = _claims_data(first)
         if looks_like_data:
@@ -126,10 +124,7 @@ def test_response_url_returns_exactly_this_runs_payload(
     run = outcome.run
     _expect_absolute(run.response_url, answer)
     if run.response_url is None:
-        with precondition():
-            raise CheckFailure(
-                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
-            )
+        no_response_url(answer, RESPONSE_URL)
     if not run.polls:
         raise CheckFailure(ids, "an answer from the response URL", "it was never polled", answer)
     last = run.polls[-1]
@@ -150,10 +145,7 @@ def test_unknown_response_id_is_not_found(
     answer = the_504(outcome)
     known = outcome.run.response_url
     if known is None:
-        with precondition():
-            raise CheckFailure(
-                [RESPONSE_URL], "a response URL in the 504", "none in body or headers", answer
-            )
+        no_response_url(answer, RESPONSE_URL)
     _expect_absolute(known, answer)
     exchange = target.request("GET", with_last_segment(known, uuid.uuid4().hex))
     expect_status(exchange, 404, ids)

@@ -78,6 +78,21 @@ def _story(
     return exchange, story
 
 
+def _each_story_valid(
+    target: TargetClient,
+    profile: Profile,
+    requirement: str,
+    pointer: str,
+    params: dict[str, Any] | None = None,
+    covers: tuple[str, ...] | None = None,
+) -> None:
+    """Read each profile story (with `requirement`'s parameters) and validate it against the part
+    of the story schema at `pointer`, which encodes the rule of `covers` (or `requirement`)."""
+    for story_id in profile.stories.ids:
+        exchange, story = _story(target, story_id, requirement, params)
+        expect_valid(exchange, story, _STORY, covers or requirement, pointer)
+
+
 def _key_accepted(exchange: Exchange) -> None:
     """A 401 to a request with the profile's key is the bearer key's failure, and blocks the
     check, whatever status the check was waiting for."""
@@ -105,33 +120,22 @@ def test_each_story_validates(target: TargetClient, profile: Profile) -> None:
 def test_live_activity_fields_with_the_parameter(target: TargetClient, profile: Profile) -> None:
     """ "When set to `true`, includes live activity metrics like `pending_action_runs_count`,
     `concurrent_runs_count`, and `tokens_used_percentage`."""
-    for story_id in profile.stories.ids:
-        params = {"include_live_activity": "true"}
-        exchange, story = _story(target, story_id, "STORY-LIVE-001", params)
-        expect_valid(
-            exchange,
-            story,
-            _STORY,
-            ("STORY-LIVE-001", "STORY-FIELD-008"),
-            "/$defs/withLiveActivity",
-        )
+    live = {"include_live_activity": "true"}
+    ids = ("STORY-LIVE-001", "STORY-FIELD-008")
+    _each_story_valid(target, profile, "STORY-LIVE-001", "/$defs/withLiveActivity", live, ids)
 
 
 @pytest.mark.requirement("STORY-LIVE-002", max_requests_per_story=1)
 def test_no_live_activity_fields_by_default(target: TargetClient, profile: Profile) -> None:
     """ "Defaults to `false`": without the parameter the live-activity fields are absent."""
-    for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-LIVE-002")
-        expect_valid(exchange, story, _STORY, "STORY-LIVE-002", "/$defs/plain")
+    _each_story_valid(target, profile, "STORY-LIVE-002", "/$defs/plain")
 
 
 @pytest.mark.requirement("STORY-LIVE-003", max_requests_per_story=1)
 def test_no_live_activity_fields_when_false(target: TargetClient, profile: Profile) -> None:
     """ "Only included when `include_live_activity=true` is set."""
-    for story_id in profile.stories.ids:
-        params = {"include_live_activity": "false"}
-        exchange, story = _story(target, story_id, "STORY-LIVE-003", params)
-        expect_valid(exchange, story, _STORY, "STORY-LIVE-003", "/$defs/plain")
+    not_live = {"include_live_activity": "false"}
+    _each_story_valid(target, profile, "STORY-LIVE-003", "/$defs/plain", not_live)
 
 
 @pytest.mark.requirement("STORY-SDK-001", max_requests_per_story=1)
@@ -281,25 +285,19 @@ def test_invalid_parameter_is_named_in_a_4xx(
 @pytest.mark.requirement("STORY-FIELD-010", max_requests_per_story=1)
 def test_retention_is_a_known_period(target: TargetClient, profile: Profile) -> None:
     """ "Defined event retention period in seconds": one of the periods Tines offers."""
-    for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-FIELD-010")
-        expect_valid(exchange, story, _STORY, "STORY-FIELD-010", "/$defs/knownRetention")
+    _each_story_valid(target, profile, "STORY-FIELD-010", "/$defs/knownRetention")
 
 
 @pytest.mark.requirement("STORY-FIELD-011", max_requests_per_story=1)
 def test_guid_is_hex(target: TargetClient, profile: Profile) -> None:
     """ "Unique identifier of the story": 32 lowercase hex characters, as in every Tines sample."""
-    for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-FIELD-011")
-        expect_valid(exchange, story, _STORY, "STORY-FIELD-011", "/$defs/hexGuid")
+    _each_story_valid(target, profile, "STORY-FIELD-011", "/$defs/hexGuid")
 
 
 @pytest.mark.requirement("STORY-FIELD-012", max_requests_per_story=1)
 def test_slug_is_underscored(target: TargetClient, profile: Profile) -> None:
     """ "An underscored representation of the story name."""
-    for story_id in profile.stories.ids:
-        exchange, story = _story(target, story_id, "STORY-FIELD-012")
-        expect_valid(exchange, story, _STORY, "STORY-FIELD-012", "/$defs/underscoredSlug")
+    _each_story_valid(target, profile, "STORY-FIELD-012", "/$defs/underscoredSlug")
 
 
 @pytest.mark.requirement("STORY-FIELD-009", max_requests=1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import functools
 import io
 import json
 import re
@@ -71,6 +72,34 @@ def breaks(
         return mutation
 
     return register
+
+
+Rewrite = Callable[[Call, Outgoing], bool]
+
+
+def rewrites(
+    *, status: int | None = None, headers: dict[str, str | None] | None = None
+) -> Callable[[Rewrite], Mutation]:
+    """Make a mutation of a condition: the reference's answer, given `status` and `headers` (None
+    drops one) wherever the condition holds of the request and that answer.
+
+    Most variants break their rule that way alone; the decorated function keeps its name and
+    docstring, which name the variant and say how it breaks the rule."""
+
+    def mutation_of(holds: Rewrite) -> Mutation:
+        @functools.wraps(holds)
+        async def mutation(call: Call) -> Outgoing:
+            response = await call.forward()
+            if holds(call, response):
+                if status is not None:
+                    response.status = status
+                for name, value in (headers or {}).items():
+                    response.set_header(name, value)
+            return response
+
+        return mutation
+
+    return mutation_of
 
 
 # ----------------------------------------------------------------------------- small readers
@@ -155,12 +184,10 @@ async def body_wrapped_in_data(call: Call) -> Outgoing:
 
 
 @breaks("WH-BODY-002")
-async def data_with_202(call: Call) -> Outgoing:
+@rewrites(status=202)
+def data_with_202(call: Call, response: Outgoing) -> bool:
     """WH-BODY-002: a run that emitted in time is answered 202 Accepted instead of 200 OK."""
-    response = await call.forward()
-    if carries_data(call, response) and response.status == 200:
-        response.status = 202
-    return response
+    return carries_data(call, response) and response.status == 200
 
 
 @breaks("WH-BODY-003")
@@ -179,12 +206,10 @@ async def race_last_exit_wins(call: Call) -> Outgoing:
 
 
 @breaks("WH-CONV-001")
-async def convention_status_ignored(call: Call) -> Outgoing:
+@rewrites(status=200)
+def convention_status_ignored(call: Call, response: Outgoing) -> bool:
     """WH-CONV-001: the convention's `status` is ignored; the status line is always 200."""
-    response = await call.forward()
-    if convention_payload(call.request) is not None and carries_data(call, response):
-        response.status = 200
-    return response
+    return convention_payload(call.request) is not None and carries_data(call, response)
 
 
 @breaks("WH-CONV-002")
@@ -290,12 +315,10 @@ async def header_injection_split(call: Call) -> Outgoing:
 
 
 @breaks("WH-CT-001")
-async def no_accept_gives_text(call: Call) -> Outgoing:
+@rewrites(headers={"content-type": "text/plain; charset=utf-8"})
+def no_accept_gives_text(call: Call, response: Outgoing) -> bool:
     """WH-CT-001: without an Accept header the data is labelled text/plain, not JSON."""
-    response = await call.forward()
-    if call.request.header("accept") is None and carries_data(call, response):
-        response.set_header("content-type", "text/plain; charset=utf-8")
-    return response
+    return call.request.header("accept") is None and carries_data(call, response)
 
 
 @breaks("WH-CT-002")
@@ -425,70 +448,56 @@ async def binary_sent_as_text(call: Call) -> Outgoing:
 
 
 @breaks("WH-CT-009")
-async def content_disposition_replaced(call: Call) -> Outgoing:
+@rewrites(headers={"content-disposition": "inline"})
+def content_disposition_replaced(call: Call, response: Outgoing) -> bool:
     """WH-CT-009: the payload's Content-Disposition is replaced by `inline`."""
-    response = await call.forward()
-    if payload_header(call.request, "content-disposition") is not None:
-        response.set_header("content-disposition", "inline")
-    return response
+    return payload_header(call.request, "content-disposition") is not None
 
 
 # ------------------------------------------------------------------------ webhook: metadata
 
 
 @breaks("WH-META-001")
-async def status_header_dropped(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: None})
+def status_header_dropped(call: Call, response: Outgoing) -> bool:
     """WH-META-001: webhook answers carry no X-Tines-Status."""
-    response = await call.forward()
-    if call.request.route in _WEBHOOK_ROUTES:
-        response.set_header(_STATUS, None)
-    return response
+    return call.request.route in _WEBHOOK_ROUTES
 
 
 @breaks("WH-META-002")
-async def data_marked_ok(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: "ok"})
+def data_marked_ok(call: Call, response: Outgoing) -> bool:
     """WH-META-002: answers with the data say `X-Tines-Status: ok`."""
-    response = await call.forward()
-    if carries_data(call, response):
-        response.set_header(_STATUS, "ok")
-    return response
+    return carries_data(call, response)
 
 
 @breaks("WH-META-003", slow=True)
-async def pending_marked_data_received(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: "data_received"})
+def pending_marked_data_received(call: Call, response: Outgoing) -> bool:
     """WH-META-003: answers sent while the story still runs (504) say `data_received`."""
-    response = await call.forward()
-    if call.request.route in ("probe", "race") and response.header(_STATUS) == "ok":
-        response.set_header(_STATUS, "data_received")
-    return response
+    return call.request.route in ("probe", "race") and response.header(_STATUS) == "ok"
 
 
 @breaks("WH-META-004")
-async def error_below_400(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: "error"})
+def error_below_400(call: Call, response: Outgoing) -> bool:
     """WH-META-004: webhook answers below 400 say `X-Tines-Status: error`."""
-    response = await call.forward()
-    if call.request.route in ("probe", "race") and response.status < 400:
-        response.set_header(_STATUS, "error")
-    return response
+    return call.request.route in ("probe", "race") and response.status < 400
 
 
 @breaks("WH-META-004")
-async def unknown_webhook_error_answered_200(call: Call) -> Outgoing:
+@rewrites(status=200)
+def unknown_webhook_error_answered_200(call: Call, response: Outgoing) -> bool:
     """WH-META-004: a request to a webhook that does not exist (a wrong secret) is answered 200
     while it still says `X-Tines-Status: error`; the probe's own answers are untouched."""
-    response = await call.forward()
-    if call.request.route == "other" and response.header(_STATUS) == "error":
-        response.status = 200
-    return response
+    return call.request.route == "other" and response.header(_STATUS) == "error"
 
 
 @breaks("WH-META-005")
-async def undocumented_status_value(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: "received"})
+def undocumented_status_value(call: Call, response: Outgoing) -> bool:
     """WH-META-005: X-Tines-Status takes an undocumented value, `received`."""
-    response = await call.forward()
-    if response.header(_STATUS) is not None:
-        response.set_header(_STATUS, "received")
-    return response
+    return response.header(_STATUS) is not None
 
 
 @breaks("WH-META-006")
@@ -502,37 +511,31 @@ async def event_id_repeated(call: Call) -> Outgoing:
 
 
 @breaks("WH-META-007")
-async def exit_action_id_constant(call: Call) -> Outgoing:
+@rewrites(headers={_EXIT_ACTION_ID: "exit-action"})
+def exit_action_id_constant(call: Call, response: Outgoing) -> bool:
     """WH-META-007: every exit action reports the same X-Tines-Exit-Action-ID."""
-    response = await call.forward()
-    if response.header(_EXIT_ACTION_ID):
-        response.set_header(_EXIT_ACTION_ID, "exit-action")
-    return response
+    return bool(response.header(_EXIT_ACTION_ID))
 
 
 @breaks("WH-META-008", slow=True)
-async def limit_header_dropped(call: Call) -> Outgoing:
+@rewrites(headers={_LIMIT: None})
+def limit_header_dropped(call: Call, response: Outgoing) -> bool:
     """WH-META-008: answers to requests that reached a limit carry no X-Tines-Limit-Reached."""
-    response = await call.forward()
-    response.set_header(_LIMIT, None)
-    return response
+    return True
 
 
 @breaks("WH-META-009")
-async def limit_header_on_data(call: Call) -> Outgoing:
+@rewrites(headers={_LIMIT: "time"})
+def limit_header_on_data(call: Call, response: Outgoing) -> bool:
     """WH-META-009: answers with the data carry `X-Tines-Limit-Reached: time`."""
-    response = await call.forward()
-    if carries_data(call, response):
-        response.set_header(_LIMIT, "time")
-    return response
+    return carries_data(call, response)
 
 
 @breaks("WH-META-010", slow=True)
-async def response_location_dropped(call: Call) -> Outgoing:
+@rewrites(headers={_LOCATION: None})
+def response_location_dropped(call: Call, response: Outgoing) -> bool:
     """WH-META-010: answers without the data carry no X-Tines-Response-Location."""
-    response = await call.forward()
-    response.set_header(_LOCATION, None)
-    return response
+    return True
 
 
 # ---------------------------------------------------------------------- webhook: time limit
@@ -553,12 +556,10 @@ async def limit_shorter_than_stated(call: Call) -> Outgoing:
 
 
 @breaks("WH-TIME-002", slow=True)
-async def timeout_answered_200(call: Call) -> Outgoing:
+@rewrites(status=200)
+def timeout_answered_200(call: Call, response: Outgoing) -> bool:
     """WH-TIME-002: a run that outlives the exit timeout is answered 200, not 504."""
-    response = await call.forward()
-    if response.status == 504:
-        response.status = 200
-    return response
+    return response.status == 504
 
 
 @breaks("WH-TIME-003", slow=True)
@@ -610,12 +611,10 @@ async def run_abandoned_at_timeout(call: Call) -> Outgoing:
 
 
 @breaks("WH-TIME-005", slow=True)
-async def timeout_limit_header_differs(call: Call) -> Outgoing:
+@rewrites(headers={_LIMIT: "timeout"})
+def timeout_limit_header_differs(call: Call, response: Outgoing) -> bool:
     """WH-TIME-005: the 504's X-Tines-Limit-Reached says `timeout` while its body says `time`."""
-    response = await call.forward()
-    if response.status == 504:
-        response.set_header(_LIMIT, "timeout")
-    return response
+    return response.status == 504
 
 
 # -------------------------------------------------------------------- webhook: response URL
@@ -659,32 +658,25 @@ async def response_location_mismatched(call: Call) -> Outgoing:
 
 
 @breaks("WH-RURL-002", slow=True)
-async def response_location_missing_on_timeout(call: Call) -> Outgoing:
+@rewrites(headers={_LOCATION: None})
+def response_location_missing_on_timeout(call: Call, response: Outgoing) -> bool:
     """WH-RURL-002: the 504 has no X-Tines-Response-Location (the body still has its URL)."""
-    response = await call.forward()
-    if response.status == 504:
-        response.set_header(_LOCATION, None)
-    return response
+    return response.status == 504
 
 
 @breaks("WH-RURL-003", slow=True)
-async def pending_answered_200(call: Call) -> Outgoing:
+@rewrites(status=200, headers={_STATUS: "data_received"})
+def pending_answered_200(call: Call, response: Outgoing) -> bool:
     """WH-RURL-003: before the data exists the response URL answers 200 `data_received`."""
-    response = await call.forward()
-    if call.request.route == "response_url" and response.status == 202:
-        response.status = 200
-        response.set_header(_STATUS, "data_received")
-    return response
+    return call.request.route == "response_url" and response.status == 202
 
 
 @breaks("WH-RURL-003", slow=True)
-async def pending_says_data_received(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: "data_received"})
+def pending_says_data_received(call: Call, response: Outgoing) -> bool:
     """WH-RURL-003: before the data exists the response URL answers 202 but says
     `X-Tines-Status: data_received`."""
-    response = await call.forward()
-    if call.request.route == "response_url" and response.status == 202:
-        response.set_header(_STATUS, "data_received")
-    return response
+    return call.request.route == "response_url" and response.status == 202
 
 
 @breaks("WH-RURL-004")
@@ -702,21 +694,17 @@ async def unknown_response_id_pending(call: Call) -> Outgoing:
 
 
 @breaks("WH-CONC-001", limit_test=True)
-async def over_limit_answered_200(call: Call) -> Outgoing:
+@rewrites(status=200)
+def over_limit_answered_200(call: Call, response: Outgoing) -> bool:
     """WH-CONC-001: a request beyond the concurrency limit is answered 200, not 201."""
-    response = await call.forward()
-    if response.status == 201:
-        response.status = 200
-    return response
+    return response.status == 201
 
 
 @breaks("WH-CONC-001", limit_test=True)
-async def over_limit_answered_503(call: Call) -> Outgoing:
+@rewrites(status=503)
+def over_limit_answered_503(call: Call, response: Outgoing) -> bool:
     """WH-CONC-001: a request beyond the concurrency limit is answered 503, not 201."""
-    response = await call.forward()
-    if response.status == 201:
-        response.status = 503
-    return response
+    return response.status == 201
 
 
 @breaks("WH-CONC-002", limit_test=True)
@@ -745,30 +733,24 @@ async def over_limit_runs_share_data(call: Call) -> Outgoing:
 
 
 @breaks("WH-CONC-003", limit_test=True)
-async def over_limit_without_limit_header(call: Call) -> Outgoing:
+@rewrites(headers={_LIMIT: None})
+def over_limit_without_limit_header(call: Call, response: Outgoing) -> bool:
     """WH-CONC-003: the 201 carries no X-Tines-Limit-Reached."""
-    response = await call.forward()
-    if response.status == 201:
-        response.set_header(_LIMIT, None)
-    return response
+    return response.status == 201
 
 
 @breaks("WH-CONC-003", limit_test=True)
-async def over_limit_without_status_header(call: Call) -> Outgoing:
+@rewrites(headers={_STATUS: None})
+def over_limit_without_status_header(call: Call, response: Outgoing) -> bool:
     """WH-CONC-003: the 201 carries no X-Tines-Status."""
-    response = await call.forward()
-    if response.status == 201:
-        response.set_header(_STATUS, None)
-    return response
+    return response.status == 201
 
 
 @breaks("WH-CONC-004", limit_test=True)
-async def over_limit_without_location(call: Call) -> Outgoing:
+@rewrites(headers={_LOCATION: None})
+def over_limit_without_location(call: Call, response: Outgoing) -> bool:
     """WH-CONC-004: the 201 carries no X-Tines-Response-Location."""
-    response = await call.forward()
-    if response.status == 201:
-        response.set_header(_LOCATION, None)
-    return response
+    return response.status == 201
 
 
 # ---------------------------------------------------------------- Stories API: the request
@@ -785,12 +767,10 @@ async def another_story_returned(call: Call) -> Outgoing:
 
 
 @breaks("STORY-GET-002")
-async def missing_story_forbidden(call: Call) -> Outgoing:
+@rewrites(status=403)
+def missing_story_forbidden(call: Call, response: Outgoing) -> bool:
     """STORY-GET-002: a story ID that does not exist is answered 403, not 404."""
-    response = await call.forward()
-    if call.request.route == "stories" and response.status == 404:
-        response.status = 403
-    return response
+    return call.request.route == "stories" and response.status == 404
 
 
 def _unauthorised() -> Outgoing:
@@ -849,12 +829,10 @@ async def auth_error_not_json(call: Call) -> Outgoing:
 
 
 @breaks("STORY-PARAM-001")
-async def invalid_parameter_crashes(call: Call) -> Outgoing:
+@rewrites(status=500)
+def invalid_parameter_crashes(call: Call, response: Outgoing) -> bool:
     """STORY-PARAM-001: an invalid parameter is answered 500 instead of 400/422."""
-    response = await call.forward()
-    if call.request.route == "stories" and response.status in (400, 422):
-        response.status = 500
-    return response
+    return call.request.route == "stories" and response.status in (400, 422)
 
 
 @breaks("STORY-PARAM-001")

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,15 +150,3 @@ def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profiles:
     key = "key-" + secrets.token_hex(16)
     monkeypatch.setenv(API_KEY_ENV, key)
     return Profiles(tmp_path, key, "secret" + secrets.token_hex(12))
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m conformance ...` in a child process, with this test's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )

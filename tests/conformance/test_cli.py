@@ -20,7 +20,8 @@ import yaml
 
 from conformance import cli
 from conformance.exit_codes import EXIT_DEADLINE
-from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
+from tests.conformance.conftest import FakeTarget, Profiles, free_port
+from tests.support.suite_process import run_suite_command, suite_command
 
 SAMPLE_CHECKS = """
 import pytest
@@ -177,7 +178,7 @@ def test_garbage_target_is_a_failed_run_with_a_reason_and_no_secret(
     profile = profiles.write(fake_target.base_url)
     reports = tmp_path / "reports"
     checks = write_checks(tmp_path, SAMPLE_CHECKS)
-    result = run_cli(
+    result = run_suite_command(
         "run", "--profile", str(profile), "--report-dir", str(reports), "--checks", str(checks)
     )
     assert result.returncode == 1, result.stdout + result.stderr
@@ -219,7 +220,7 @@ def test_run_that_leaves_requirements_untested_exits_1(
     `conformance gate` does on it (the demo shows exit 0 on a run that passes)."""
     profile = profiles.write(fake_target.base_url)
     checks = write_checks(tmp_path, SAMPLE_CHECKS)
-    result = run_cli(
+    result = run_suite_command(
         "run",
         "--profile",
         str(profile),
@@ -235,7 +236,7 @@ def test_run_that_leaves_requirements_untested_exits_1(
     assert summary["levels"] == ["MUST"]
     assert {r["level"] for r in summary["requirements"]} == {"MUST"}
     assert "outcome: incomplete" in result.stdout
-    gate = run_cli("gate", str(tmp_path / "r" / "summary.json"))
+    gate = run_suite_command("gate", str(tmp_path / "r" / "summary.json"))
     assert gate.returncode == 1, gate.stdout
 
 
@@ -245,7 +246,9 @@ def test_dry_run_sends_nothing_and_prints_the_plan(
 ) -> None:
     profile = profiles.write(fake_target.base_url)
     checks = write_checks(tmp_path, SAMPLE_CHECKS)
-    result = run_cli("run", "--profile", str(profile), "--checks", str(checks), "--dry-run")
+    result = run_suite_command(
+        "run", "--profile", str(profile), "--checks", str(checks), "--dry-run"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_sample.py::test_story_is_json" in result.stdout
     assert "requirements:  STORY-GET-001" in result.stdout
@@ -255,7 +258,7 @@ def test_dry_run_sends_nothing_and_prints_the_plan(
     assert "the set-up check, before any check" in result.stdout
     assert fake_target.requests == 0
     # A selection no check covers is a usage error, not an empty run that exits 0.
-    empty = run_cli(
+    empty = run_suite_command(
         "run", "--profile", str(profile), "--checks", str(checks), "--dry-run", "--levels", "may"
     )
     assert empty.returncode == 2
@@ -268,7 +271,9 @@ def test_the_built_in_checks_declare_what_they_may_send(
     """The plan of the real suite bounds every check's requests, per-story checks by the
     profile's number of stories, so a user knows what a run may send to their tenant."""
     profile = profiles.write(fake_target.base_url)
-    result = run_cli("run", "--profile", str(profile), "--dry-run", "--include-limit-test")
+    result = run_suite_command(
+        "run", "--profile", str(profile), "--dry-run", "--include-limit-test"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not declared" not in result.stdout
     assert "without a declared bound" not in result.stdout
@@ -369,7 +374,7 @@ def test_run_deadline_ends_the_run_as_interrupted(
 
 def test_a_reader_that_stops_reading_ends_the_listing_quietly() -> None:
     """`conformance requirements | head` must not end in a BrokenPipeError traceback."""
-    command = [sys.executable, "-m", "conformance", "requirements"]
+    command = suite_command("requirements")
     listing = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert listing.stdout is not None
     # Closed before the interpreter has even started, so its first write meets a closed pipe

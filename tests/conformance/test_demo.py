@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 import tines_spec
+from tests.support.suite_process import run_suite_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,13 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def demo_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
     reports = tmp_path_factory.mktemp("demo") / "reports"
     env = {k: v for k, v in os.environ.items() if k != "TINES_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance", "demo", "--report-dir", str(reports)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    done = run_suite_command("demo", "--report-dir", str(reports), env=env, timeout=300)
     return done.returncode, reports, done.stdout + done.stderr
 
 
@@ -83,13 +77,7 @@ def test_the_gate_on_the_demo_agrees_with_the_run(
     summary = str(reports / "summary.json")
 
     def gate(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "conformance", "gate", summary, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return run_suite_command("gate", summary, *args, env=os.environ)
 
     bare = gate()
     assert bare.returncode == 0, bare.stdout + bare.stderr

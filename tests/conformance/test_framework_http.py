@@ -38,6 +38,20 @@ class FakeClock:
         self.now += seconds
 
 
+def clocked_client(
+    profile: Profile, clock: FakeClock, handler: Callable[[httpx.Request], httpx.Response]
+) -> TargetClient:
+    """A client whose every wait (rate limit, poll back-off) moves `clock` instead of the time,
+    so that a test reads what it waited from the clock at once."""
+    return TargetClient(
+        profile,
+        "run",
+        caps=Caps(RateLimiter(1000, clock=clock), InFlightCap(2)),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+    )
+
+
 @pytest.fixture
 def profile(profiles: Profiles) -> Profile:
     return load_profile(profiles.write("http://target.test"))
@@ -255,13 +269,7 @@ def test_poll_response_url_backs_off_until_the_answer(profile: Profile) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(next(answers), json={})
 
-    client = TargetClient(
-        profile,
-        "run",
-        caps=Caps(RateLimiter(1000, clock=clock), InFlightCap(2)),
-        transport=httpx.MockTransport(handler),
-        sleep=clock.sleep,
-    )
+    client = clocked_client(profile, clock, handler)
     exchanges = client.poll_response_url("http://target.test/r/1", deadline_seconds=30)
     assert [e.response.status for e in exchanges if e.response] == [202, 202, 202, 200]
     assert clock.now - 100.0 == pytest.approx(0.1 + 0.2 + 0.4)
@@ -277,13 +285,7 @@ def test_poll_waits_until_the_data_is_due_and_caps_its_backoff(profile: Profile)
         asked_at.append(clock.now - 100.0)
         return httpx.Response(next(answers), json={})
 
-    client = TargetClient(
-        profile,
-        "run",
-        caps=Caps(RateLimiter(1000, clock=clock), InFlightCap(2)),
-        transport=httpx.MockTransport(handler),
-        sleep=clock.sleep,
-    )
+    client = clocked_client(profile, clock, handler)
     exchanges = client.poll_response_url("http://target.test/r/1", 30, due_in_seconds=5)
     last = exchanges[-1].response
     assert last is not None

@@ -8,17 +8,15 @@ test, as in test_cli.py: the framework is under test, not the real checks.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import tines_spec
-from tests.conformance.conftest import FakeTarget, Profiles, run_cli
+from tests.conformance.conftest import FakeTarget, Profiles
 from tests.conformance.test_cli import write_checks
+from tests.support.suite_process import run_suite_command
 
 # The first check fails on its first attempt only (pytest-rerunfailures runs it again in the same
 # process, so a module-level counter sees the retry); the second fails every time.
@@ -54,7 +52,7 @@ def run_retry_checks(
     profile = profiles.write(fake_target.base_url)
     checks = write_checks(tmp_path, RETRY_CHECKS)
     reports = tmp_path / "reports"
-    result = run_cli(
+    result = run_suite_command(
         "run", "--profile", str(profile), "--checks", str(checks), "--report-dir", str(reports),
         "--levels", "must", *args,
     )  # fmt: skip
@@ -123,17 +121,10 @@ def test_each_run_gets_its_own_directory_and_latest_points_at_the_newest(
     work.mkdir()
     runs = []
     for _ in range(2):
-        done = subprocess.run(
-            [
-                *(sys.executable, "-m", "conformance", "run", "--profile", str(profile)),
-                *("--checks", str(checks), "--levels", "must", "--retries", "0"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        done = run_suite_command(
+            *("run", "--profile", str(profile)),
+            *("--checks", str(checks), "--levels", "must", "--retries", "0"),
             cwd=work,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            check=False,
         )
         assert done.returncode == 1, done.stdout + done.stderr
         runs.append(done)
@@ -258,6 +249,8 @@ def test_every_report_renders_again_from_the_summary_alone_to_the_same_bytes(
     summary = reports / "summary.json"
     for format_, name in (("md", "summary.md"), ("junit", "junit.xml"), ("html", "report.html")):
         again = tmp_path / f"again-{name}"
-        done = run_cli("report", str(summary), "--format", format_, "--output", str(again))
+        done = run_suite_command(
+            "report", str(summary), "--format", format_, "--output", str(again)
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert again.read_bytes() == (reports / name).read_bytes(), name

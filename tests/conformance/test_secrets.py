@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -23,6 +21,7 @@ import pytest
 import yaml
 
 from conformance.demo import reference_server
+from tests.support.suite_process import run_suite_command
 
 FAILING_CHECKS = """
 import logging
@@ -87,17 +86,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], str, set
         directories = []
         for name, extra in commands.items():
             directory = work / name
-            done = subprocess.run(
-                [
-                    *(sys.executable, "-m", "conformance", "run"),
-                    *("--profile", str(reference.profile_path), "--report-dir", str(directory)),
-                    *extra,
-                ],
-                capture_output=True,
-                text=True,
+            done = run_suite_command(
+                *("run", "--profile", str(reference.profile_path), "--report-dir", str(directory)),
+                *extra,
                 env=env,
                 timeout=300,
-                check=False,
             )
             assert done.returncode == (0 if name == "whole" else 1), done.stdout + done.stderr
             output.append(done.stdout + done.stderr)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.conftest import FakeTarget, Profiles, free_port, run_cli
+from tests.conformance.conftest import FakeTarget, Profiles, free_port
+from tests.support.suite_process import run_suite_command
 
 # Two requirements of each area: one the set-up's answer can contradict, one it cannot.
 _ONLY = ("STORY-AUTH-001", "STORY-GET-001", "WH-ENTRY-001", "WH-BODY-001", "WH-CT-001")
@@ -24,7 +25,7 @@ def _run(
     started = time.monotonic()
     only = [arg for rid in _ONLY for arg in ("--only", rid)]
     args = ("--report-dir", str(reports), "--max-examples", "2", *only)
-    done = run_cli("run", "--profile", str(profile), *args)
+    done = run_suite_command("run", "--profile", str(profile), *args)
     elapsed = time.monotonic() - started
     written = reports / "summary.json"
     assert written.is_file(), done.stdout + done.stderr
@@ -105,7 +106,7 @@ def test_an_unreachable_target_is_one_line_and_still_writes_its_reports(
 def test_check_setup_alone_on_a_good_target_passes(
     fake_target: FakeTarget, profiles: Profiles
 ) -> None:
-    done = run_cli("check-setup", "--profile", str(profiles.write(fake_target.base_url)))
+    done = run_suite_command("check-setup", "--profile", str(profiles.write(fake_target.base_url)))
     assert done.returncode == 0, done.stderr
     assert "set-up: stories: ok" in done.stdout
     assert "set-up: probe story: ok" in done.stdout
@@ -116,7 +117,7 @@ def test_check_setup_alone_names_the_wrapped_exit_payload(
     fake_target: FakeTarget, profiles: Profiles
 ) -> None:
     fake_target.mode = "wrapped"
-    done = run_cli("check-setup", "--profile", str(profiles.write(fake_target.base_url)))
+    done = run_suite_command("check-setup", "--profile", str(profiles.write(fake_target.base_url)))
     assert done.returncode == 3
     (line,) = done.stderr.strip().splitlines()
     assert "`exit` action" in line
@@ -126,7 +127,7 @@ def test_check_setup_alone_names_the_wrapped_exit_payload(
 
 def _failing_run(fake: FakeTarget, profiles: Profiles, tmp_path: Path, *extra: str) -> str:
     profile = profiles.write(fake.base_url)
-    done = run_cli(
+    done = run_suite_command(
         "run",
         "--profile",
         str(profile),

@@ -11,12 +11,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.suite_process import run_suite_command
 
 from .targets import PROBE_PATH, Handler, mock, naive, serving
 
@@ -107,14 +108,7 @@ def run_suite(
         ]
 
         def conformance(*more: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "conformance", "run", *args, *more],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
+            return run_suite_command("run", *args, *more, env=env, timeout=300)
 
         plan = conformance("--dry-run")
         bounds = re.findall(r"at most (\d+) requests", plan.stdout)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tests.hostile.servers import HostileTarget, serving
 from tests.hostile.test_hostile_targets import API_KEY_ENV, CHECKS, write_profile
+from tests.support.suite_process import suite_command
 
 # A run still going then is killed (main's code ran 25 minutes against a trickle).
 BOUND_SECONDS = 120
@@ -47,7 +48,7 @@ def measure(kind: str, door: bool, work: Path) -> dict[str, str]:
         target = HostileTarget(kind, door=door, foreign_url=elsewhere.base_url)
         with serving(target):
             profile = write_profile(directory, target.base_url, "secret" + secrets.token_hex(12))
-            command = ["/usr/bin/time", "-v", sys.executable, "-m", "conformance", "run"]
+            command = ["/usr/bin/time", "-v", *suite_command("run")]
             command += ["--profile", str(profile), "--report-dir", str(directory / "reports")]
             command += ["--retries", "0", "--max-examples", "1"]
             command += [f"--only={rid}" for rid in CHECKS_OF.get(kind, CHECKS)]

@@ -8,8 +8,6 @@ import html
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from conformance.http import AsyncTargetClient, TargetClient
 from conformance.profile import load_profile
 from tests.hostile.servers import HostileTarget, serving
 from tests.hostile.test_hostile_targets import API_KEY_ENV, leaks, write_profile
+from tests.support.suite_process import run_suite_command
 
 
 @pytest.fixture
@@ -170,13 +169,8 @@ def test_a_short_api_key_is_refused_naming_its_variable(
 
 def test_conformance_run_with_a_short_key_exits_2_in_one_line(tmp_path: Path) -> None:
     profile = write_profile(tmp_path, "http://127.0.0.1:9", "secret" + "0" * 24)
-    done = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--profile", str(profile)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, API_KEY_ENV: "wrong"},
-        timeout=60,
-        check=False,
+    done = run_suite_command(
+        "run", "--profile", str(profile), env={**os.environ, API_KEY_ENV: "wrong"}
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1

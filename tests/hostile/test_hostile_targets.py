@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import yaml
 
 from conformance.exit_codes import EXIT_DEADLINE, EXIT_FAILED, EXIT_UNREACHABLE
 from tests.hostile.servers import EXIT_TIMEOUT_SECONDS, HostileTarget, serving
+from tests.support.suite_process import suite_command
 
 API_KEY_ENV = "CONFORMANCE_HOSTILE_TEST_KEY"
 RUN_DEADLINE = 8
@@ -65,7 +65,7 @@ def run_suite(
     """`python -m conformance run` with its own peak memory, killed if it outlives `bound`."""
     out_path = report_dir.parent / f"{report_dir.name}.out"
     env = {**os.environ, API_KEY_ENV: key, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "conformance", "run", "--profile", str(profile)]
+    command = suite_command("run", "--profile", str(profile))
     command += ["--report-dir", str(report_dir), "--retries", "0", "--max-examples", "1"]
     command += [f"--only={rid}" for rid in checks]
     with out_path.open("wb") as out:

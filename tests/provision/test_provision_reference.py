@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import yaml
 import tines_spec
 from conformance.cli import main
 from conformance.profile import load_profile
+from tests.support.suite_process import run_suite_command
 
 from .conftest import Provision, Tenant
 
@@ -48,23 +47,10 @@ def test_provision_then_run_passes(
     tines_spec.validator("profile.schema.json").validate(written)
     assert written["webhooks"]["probe_url"].startswith(f"{tenant.url}/webhook/")
     reports = tmp_path / "reports"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--profile",
-            str(out),
-            "--report-dir",
-            str(reports),
-            "--max-examples",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = run_suite_command(
+        *("run", "--profile", str(out), "--report-dir", str(reports), "--max-examples", "3"),
         env={**os.environ, "TINES_API_KEY": tenant.key},
+        timeout=300,
     )
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     status = {r["id"]: r["status"] for r in summary["requirements"]}

@@ -1,0 +1,1 @@
+"""What tests of several directories share (helpers, not fixtures: those live in conftest.py)."""
