@@ -35,6 +35,19 @@ from conformance.profile import Profile
 CANCELLED = "no answer: the run stopped waiting for it (cancelled)"
 
 
+def _delivery_trace(
+    delivered: Callable[[], None],
+) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """httpcore's `trace` extension, reduced to the one event a caller needs: the request's
+    body has been written to the connection."""
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".send_request_body.complete"):
+            delivered()
+
+    return trace
+
+
 class AsyncTargetClient(ClientCore):
     """The background probes' client: the same calls, awaited, within the same shared caps.
 
@@ -82,11 +95,16 @@ class AsyncTargetClient(ClientCore):
         content: bytes | str | None = None,
         timeout: float | None = None,
         answer_timeout: float | None = None,
+        on_delivered: Callable[[], None] | None = None,
     ) -> Exchange:
+        """Send, bounded as every request of the suite is. `on_delivered` is called once the
+        request's body has been sent (the target has all of it), or never if it was not."""
         seconds = self._timeout(timeout)
         total = seconds + self._answer_timeout(answer_timeout)
         http = self._client()
         request, sent = self._build(http, method, url, headers, params, json, content, seconds)
+        if on_delivered is not None:
+            request.extensions["trace"] = _delivery_trace(on_delivered)
         refused = self._refused(sent)
         if refused is not None:
             return refused
@@ -148,6 +166,7 @@ class AsyncTargetClient(ClientCore):
         headers: Mapping[str, str] | None = None,
         *,
         timeout: float | None = None,
+        on_delivered: Callable[[], None] | None = None,
     ) -> Exchange:
         return await self.request(
             "POST",
@@ -155,6 +174,7 @@ class AsyncTargetClient(ClientCore):
             headers=self._accept_headers(accept, headers),
             json=tines_spec.probe_request(exit, delay_seconds),
             timeout=timeout,
+            on_delivered=on_delivered,
         )
 
     async def race(

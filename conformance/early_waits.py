@@ -1,11 +1,13 @@
 """The long waits started before pytest: by `conformance run`, as soon as its set-up check has
-seen the probe story answer its probes.
+seen the probe story answer an undelayed probe right.
 
 A full run cannot take less than one exit timeout (the timeout probe must see it pass), so every
 second before that probe starts is a second on the run. Started at collection, it waited for the
 CLI's imports, the whole set-up check, pytest's start and collection: a third of a 10 s exit
-timeout. Here it starts once the set-up's probes came back right, and pytest starts and collects
-while it waits.
+timeout. Here it starts once the set-up's first probe came back right, and the rest of the set-up
+check, pytest's start and collection happen while it waits. Should the rest of the set-up find
+the probe story broken after all (a delay not applied), the plugin cancels these probes with the
+webhook checks they serve: the few requests they sent are in the HAR and counted.
 
 Which probes to start comes from the checks' own markers, read as the plugin reads them: the
 check modules that name the probe marker are imported (cheap: they need nothing the set-up

@@ -14,8 +14,8 @@ URL is known to be this run's and no other's.
 
 The burst is the one probe that disturbs others: while it fills the target's run slots, any other
 probe request would be answered 201. So it opens its flood only once a check asks for its outcome
-(the checks run one at a time, so none is sending then) and once the timeout and just-under runs
-are in (`_Demand`, `_Answered`).
+(or the plugin says no fast webhook check is left to run) and once the timeout and just-under
+requests have been delivered (`_Demand`, `_Delivered`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import asyncio
 import threading
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -64,6 +64,7 @@ __all__ = [
     "account_burst",
     "burst_outcome",
     "just_under_outcome",
+    "open_burst",
     "outcome_deadline",
     "outcome_of",
     "payload_of",
@@ -103,45 +104,47 @@ def outcome_deadline(profile: Profile, extra_seconds: float = 0.0) -> float:
     )
 
 
-class _Answered:
+class _Delivered:
     """The slow probes of one run (one client) that the burst must not disturb, each with an
-    event set once its request has been answered.
+    event set once its request has been delivered to the target (its body sent), or however it
+    ended.
 
     A burst fills the target's run slots: a timeout or just-under request that reached the target
-    during it would get 201 instead of its own answer. So the burst waits for the first of their
-    answers (the just-under's, a margin before the exit timeout): by then both runs are in, as
-    they were sent together.
+    during it would get 201 instead of its own answer. So the burst waits until every one of them
+    is delivered: from then on their runs hold their own slots. (A client without httpcore's
+    trace events, a test's mock transport, sets each event when its probe ends instead.)
     """
 
     def __init__(self) -> None:
         self.events: dict[str, asyncio.Event] = {}
 
     @classmethod
-    def of(cls, client: AsyncTargetClient) -> _Answered:
-        return _answered_by_client.setdefault(client, cls())
+    def of(cls, client: AsyncTargetClient) -> _Delivered:
+        return _delivered_by_client.setdefault(client, cls())
 
     @asynccontextmanager
-    async def answering(self, name: str) -> AsyncIterator[None]:
-        """Registers the probe before its first await, and says it was answered however it ends."""
+    async def delivering(self, name: str) -> AsyncIterator[Callable[[], None]]:
+        """Registers the probe before its first await and yields the callback that says its
+        request was delivered; says so however the probe ends, too."""
         event = self.events.setdefault(name, asyncio.Event())
         try:
-            yield
+            yield event.set
         finally:
             event.set()
 
-    async def first(self, deadline_seconds: float) -> None:
-        """Wait until one registered probe was answered (at once when none is registered)."""
+    async def all(self, deadline_seconds: float) -> None:
+        """Wait until every registered probe's request was delivered (at once when none is)."""
         waiting = [asyncio.ensure_future(e.wait()) for e in self.events.values()]
         if not waiting:
             return
         try:
-            await asyncio.wait(waiting, timeout=deadline_seconds, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waiting, timeout=deadline_seconds)
         finally:
             for task in waiting:
                 task.cancel()
 
 
-_answered_by_client: weakref.WeakKeyDictionary[Any, _Answered] = weakref.WeakKeyDictionary()
+_delivered_by_client: weakref.WeakKeyDictionary[Any, _Delivered] = weakref.WeakKeyDictionary()
 
 
 class _Demand:
@@ -149,8 +152,9 @@ class _Demand:
 
     The burst floods the target's run slots, and a fast check sending a probe meanwhile would get
     201 where it expects its data. So the burst is started at session start but opens its flood
-    only once a check asks for its outcome: that check blocks until the burst is done, and the
-    checks run one at a time, so no fast check can be sending then. The check side runs on the
+    only once a check asks for its outcome (that check blocks until the burst is done, and the
+    checks run one at a time, so no fast check can be sending then), or once the plugin says that
+    no fast webhook check is left (`open_burst`). The check side runs on the
     main thread and the burst on the scheduler's loop, hence the lock and `call_soon_threadsafe`.
     """
 
@@ -182,6 +186,12 @@ class _Demand:
                 return
             self.waiter = (asyncio.get_running_loop(), event)
         await event.wait()
+
+
+def open_burst(profile: Profile) -> None:
+    """No check left to run sends a webhook request of its own: the burst may flood now, while
+    the Stories checks run (they take no run slot), rather than wait for a check to ask."""
+    _Demand.of(profile).demand()
 
 
 _demand_lock = threading.Lock()
@@ -258,8 +268,8 @@ async def probe_timeout(client: AsyncTargetClient, profile: Profile) -> TimeoutO
     loop = asyncio.get_running_loop()
     # The run cannot emit before it was started, which is after this instant.
     due = loop.time() + delay
-    async with _Answered.of(client).answering(TIMEOUT):
-        answer = await client.probe(exit_payload, delay_seconds=delay)
+    async with _Delivered.of(client).delivering(TIMEOUT) as delivered:
+        answer = await client.probe(exit_payload, delay_seconds=delay, on_delivered=delivered)
     url = response_url_of(answer, body_first=True)
     if url is None:
         return TimeoutOutcome(
@@ -289,8 +299,8 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
     hooks = profile.webhooks
     delay = max(0.0, hooks.exit_timeout_seconds - hooks.timing_margin_seconds)
     exit_payload = _unique_exit(JUST_UNDER)
-    async with _Answered.of(client).answering(JUST_UNDER):
-        answer = await client.probe(exit_payload, delay_seconds=delay)
+    async with _Delivered.of(client).delivering(JUST_UNDER) as delivered:
+        answer = await client.probe(exit_payload, delay_seconds=delay, on_delivered=delivered)
     return JustUnderOutcome(exit=exit_payload, delay_seconds=delay, answer=answer)
 
 
@@ -298,16 +308,16 @@ async def probe_just_under(client: AsyncTargetClient, profile: Profile) -> JustU
 async def probe_burst(client: AsyncTargetClient, profile: Profile) -> BurstOutcome | None:
     """Open more simultaneous delayed runs than the target's limit, then find every run's data.
 
-    The flood opens once a check asks for this outcome (see `_Demand`) and the first of the
-    timeout and just-under probes has its answer (see `_Answered`; the scheduler starts those
-    before this one, so they are registered by now). None when the profile has no
-    `limits.concurrency` (the checks then skip for that reason).
+    The flood opens once a check asks for this outcome or no fast webhook check is left to run
+    (see `_Demand`), and once the timeout and just-under requests are delivered (see
+    `_Delivered`; the scheduler starts those before this one, so they are registered by now).
+    None when the profile has no `limits.concurrency` (the checks then skip for that reason).
     """
     settings = profile.limits.concurrency
     if settings is None:
         return None
     await _Demand.of(profile).wait()
-    await _Answered.of(client).first(profile.safety.request_timeout_seconds)
+    await _Delivered.of(client).all(profile.safety.request_timeout_seconds)
     sent = min(settings.burst, profile.safety.max_in_flight)
     delay = settings.delay_seconds
     payloads = [_unique_exit(BURST, index=n) for n in range(sent)]

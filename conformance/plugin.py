@@ -51,6 +51,7 @@ from conformance.reporting.table import render_table
 from conformance.request_budget import RequestBudget
 from conformance.result import Blocked
 from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, new_run_id
+from conformance.run_order import open_burst_after
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
 from conformance.selection import check_shares, plan_lines, select
@@ -207,6 +208,7 @@ def _start_background(session: pytest.Session, state: RunState) -> None:
     state.scheduler.start(state.async_target, state.profile, wanted, state.include_limit_test)
     needed = state.scheduler.plan(wanted, state.include_limit_test)
     state.scheduler.keep_only({probe.name for probe in needed})
+    open_burst_after(None, state.last_webhook_check, state.profile)
 
 
 @pytest.hookimpl(trylast=True)
@@ -241,6 +243,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             return (yield)
     finally:
         recording.current_check.reset(token)
+        state = state_of(item.config)
+        if state is not None:
+            open_burst_after(item.nodeid, state.last_webhook_check, state.profile)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

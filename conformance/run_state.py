@@ -63,6 +63,9 @@ class RunState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.monotonic)
     selected_ids: tuple[str, ...] = ()
+    # The last fast check that sends webhook requests: the burst may open once it has run
+    # (`conformance.run_order`; None: at once).
+    last_webhook_check: str | None = None
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
     scheduler: Scheduler = field(default_factory=Scheduler)
     target: TargetClient | None = None

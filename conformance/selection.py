@@ -15,6 +15,7 @@ from conformance.background import serve_checks
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
 from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
+from conformance.run_order import order_checks
 from conformance.run_state import RunState, usage_exit
 from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
@@ -53,10 +54,7 @@ def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> 
     if not kept:
         asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
         usage_exit(f"no check covers {asked}: nothing would run")
-    # Checks that read a background probe's outcome go last (a stable sort keeps the rest in
-    # order): the fast checks then run while the long waits are under way, and the burst, which
-    # holds the target's run slots, starts only once no fast check can be starved by it.
-    items.sort(key=lambda item: "background" in getattr(item, "fixturenames", ()))
+    state.last_webhook_check = order_checks(items)
     state.selected_ids = tuple(r.id for r in catalogue.requirements if r.id in selected)
     allure_on = allure_active(config)
     for item in kept:

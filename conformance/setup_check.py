@@ -267,8 +267,8 @@ def _while_busy(profile: Profile, send: Callable[[str], Exchange], sent: list[Ex
 def _probe(
     client: TargetClient, profile: Profile, sent: list[Exchange], answered: Callable[[], None]
 ) -> SetupProblem | None:
-    """The probe story, undelayed then delayed; `answered` is called once both came back right
-    (the long waits can start then: nothing they send goes to a story known to be broken)."""
+    """The probe story, undelayed then delayed; `answered` is called once the undelayed probe
+    came back right: the long waits can start then, while the delayed one waits."""
     timeout = profile.webhooks.exit_timeout_seconds + profile.webhooks.timing_margin_seconds
     for delay in (0.0, min(_DELAY_SECONDS, profile.webhooks.exit_timeout_seconds / 2)):
 
@@ -279,7 +279,8 @@ def _probe(
         problem = _probe_problem(profile, sent[-1], token, delay)
         if problem is not None:
             return problem
-    answered()
+        if delay == 0.0:
+            answered()
     return None
 
 
@@ -328,7 +329,7 @@ def check_setup(
     """Check the preconditions of the areas asked for (all of them when None).
 
     Stops at an unreachable target: nothing else can be learnt from it. `probe_answered` is
-    called as soon as the probe story has answered its probes right, before the race story's."""
+    called as soon as the probe story has answered an undelayed probe right."""
     profile = client.profile
     wanted = areas if areas is not None else frozenset({AREA_STORIES, AREA_PROBE, AREA_RACE})
     exchanges: list[Exchange] = []

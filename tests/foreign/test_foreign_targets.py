@@ -96,7 +96,8 @@ def run_suite(
         env[KEY_ENV] = "foreign-key-0123456789"
         if not plain:
             # As for the broken variants: hypothesis stops at a failing example.
-            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "broken")
+            broken = str(Path(__file__).resolve().parents[1] / "broken")
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (broken, env.get("PYTHONPATH")) if p)
             env["PYTEST_PLUGINS"] = "suite_first_failure"
         args = [
             "--profile",
