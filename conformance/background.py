@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, replace
@@ -148,8 +149,10 @@ class Scheduler:
             self._thread.start()
         for probe in self.plan(selected_requirement_ids, include_limit_test):
             if probe.name not in self._futures:
-                self._futures[probe.name] = asyncio.run_coroutine_threadsafe(
-                    _run(probe.function, client, profile), loop
+                # In a context of their own: the caller's (the set-up check's, when `conformance
+                # run` starts them) would label their exchanges as its own.
+                self._futures[probe.name] = contextvars.Context().run(
+                    asyncio.run_coroutine_threadsafe, _run(probe.function, client, profile), loop
                 )
 
     def keep_only(self, names: Collection[str]) -> None:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 
 import tines_spec
+from conformance.background import PROBE_MARKER
+from conformance.check_marks import check_functions, marks
 from tests.support.suite_process import run_suite_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +105,54 @@ def test_the_demo_says_how_to_repeat_it_with_a_command_that_outlives_it(
         command == f"conformance demo --exit-timeout 3 --max-examples 10 --seed {summary['seed']}"
     )
     assert "--profile" not in command
+
+
+def _function_of(nodeid: str) -> str:
+    """`checks/test_x.py::test_y[case]` as `check_marks` names it: `test_x.test_y`."""
+    path, _, name = nodeid.partition("::")
+    return f"{Path(path).stem}.{name.partition('[')[0]}"
+
+
+def _timeline(reports: Path) -> list[tuple[float, float, str, str, Any]]:
+    """The HAR's entries as (start, end, check, URL, the probe's name or None), in start order,
+    the times in seconds."""
+    har = json.loads((reports / "exchanges.har").read_text(encoding="utf-8"))
+    rows = []
+    for entry in har["log"]["entries"]:
+        start = datetime.fromisoformat(entry["startedDateTime"]).timestamp()
+        posted = entry["request"].get("postData", {}).get("text")
+        body = json.loads(posted) if posted else None
+        exit_value = body.get("exit") if isinstance(body, dict) else None
+        probe = exit_value.get("conformance_probe") if isinstance(exit_value, dict) else None
+        rows.append(
+            (start, start + entry["time"] / 1000, entry["_check"], entry["request"]["url"], probe)
+        )
+    return sorted(rows)
+
+
+def test_the_long_waits_overlap_the_set_up_and_the_burst_overlaps_the_stories_checks(
+    demo_reports: tuple[int, Path, str],
+) -> None:
+    """A full run costs about one exit timeout only if its waits overlap everything else: the
+    timeout probe is sent before the set-up check has ended (once the probe story answered),
+    so before any check ran; the burst floods only after the last fast webhook check's last
+    answer, and the Stories checks run beside it."""
+    _, reports, _ = demo_reports
+    rows = _timeline(reports)
+    set_up = [row for row in rows if row[2] == "set-up check"]
+    checks = [row for row in rows if row[2] not in ("set-up check", "background probes")]
+    (timeout,) = [row for row in rows if row[4] == "timeout"]
+    assert timeout[0] < max(end for _, end, *_ in set_up) < min(start for start, *_ in checks)
+    burst = [row for row in rows if row[4] == "concurrency_burst"]
+    assert burst, "the demo includes the limit test"
+    flood = min(start for start, *_ in burst)
+    readers = {name for name, function in check_functions() if marks(function, PROBE_MARKER)}
+    fast_webhook_ends = [
+        end
+        for _, end, check, url, _ in checks
+        if "/webhook/" in url and _function_of(check) not in readers
+    ]
+    assert fast_webhook_ends
+    assert max(fast_webhook_ends) <= flood
+    stories_after = [start for start, _, check, url, _ in checks if "/api/v1/stories" in url]
+    assert any(start > flood for start in stories_after), "a Stories check ran beside the burst"
