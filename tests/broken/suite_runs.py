@@ -80,10 +80,10 @@ class RunPlan:
         return "limit" if self.limit_test else "slow" if self.slow else "fast"
 
 
-# Rough cost of a run in seconds, to share the runs fairly between the two workers.
+# Rough cost of a run in seconds, to share the runs fairly between the workers.
 _COST = {"fast": 1.5, "slow": 5.0, "limit": 8.0}
 WORKER = Path(__file__).with_name("suite_worker.py")
-WORKERS = 2
+WORKERS = 3
 
 
 def _argv(plan: RunPlan, report_dir: Path) -> list[str]:

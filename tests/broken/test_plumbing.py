@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .suite_runs import RunPlan, _share
+from .suite_runs import WORKERS, RunPlan, _share
 from .targets import PROFILE_SETTINGS, BrokenTarget, Reference, target_paths, variant_profile
 
 UPSTREAM = "http://127.0.0.1:5000"
@@ -42,8 +42,12 @@ def test_limit_runs_share_one_worker_and_the_rest_are_balanced() -> None:
     target = BrokenTarget("t", Path("p.yaml"), "KEY")
     limit = [RunPlan(f"limit-{n}", target, ("WH-CONC-001",), True, True) for n in range(3)]
     fast = [RunPlan(f"fast-{n}", target, ("WH-BODY-001",), False, False) for n in range(20)]
-    first, second = _share(limit + fast)
+    shares = _share(limit + fast)
+    assert len(shares) == WORKERS
+    first, *others = shares
     assert {p.label for p in limit} <= {p.label for p in first}
-    assert not any(p.limit_test for p in second)
-    assert sorted(p.label for p in first + second) == sorted(p.label for p in limit + fast)
-    assert len(second) > len(first) - len(limit)
+    assert not any(p.limit_test for share in others for p in share)
+    dealt = [p.label for share in shares for p in share]
+    assert sorted(dealt) == sorted(p.label for p in limit + fast)
+    # The first worker's limit runs count against its share of the rest.
+    assert all(len(share) > len(first) - len(limit) for share in others)
