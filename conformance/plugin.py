@@ -34,16 +34,17 @@ from typing import Any
 
 import pytest
 
-import tines_spec
 from conformance import recording
 from conformance.allure_labels import attach_exchanges
-from conformance.background import PROBE_MARKER, Scheduler
+from conformance.background import PROBE_MARKER
 from conformance.deadline import arm_deadline, disarm_deadline
 from conformance.errors import ConformanceError
 from conformance.evidence import count_report, read_attempt, redact_report
 from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
+
+# The checks' fixtures: imported here so that pytest finds them with the plugin's hooks.
+from conformance.fixtures import background, catalogue, profile, run_id, target  # noqa: F401
 from conformance.http import AsyncTargetClient, TargetClient
-from conformance.profile import Profile
 from conformance.progress import AreaProgress
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
@@ -314,45 +315,6 @@ def pytest_report_teststatus(report: Any, config: pytest.Config) -> Generator[No
     if state is None or state.options.debug or state.dry_run or not result:
         return result
     return (result[0], "", "")
-
-
-# ----------------------------------------------------------------------------- fixtures
-
-
-def _require_state(request: pytest.FixtureRequest) -> RunState:
-    state = state_of(request.config)
-    if state is None:
-        pytest.fail("the conformance fixtures need --conformance-profile FILE", pytrace=False)
-    return state
-
-
-@pytest.fixture(scope="session")
-def profile(request: pytest.FixtureRequest) -> Profile:
-    return _require_state(request).profile
-
-
-@pytest.fixture(scope="session")
-def run_id(request: pytest.FixtureRequest) -> str:
-    return _require_state(request).run_id
-
-
-@pytest.fixture(scope="session")
-def catalogue() -> tines_spec.Catalogue:
-    return tines_spec.catalogue()
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> TargetClient:
-    state = _require_state(request)
-    if state.target is None:
-        state.target = TargetClient(state.profile, state.run_id)
-        state.target.budget = state.budget
-    return state.target
-
-
-@pytest.fixture(scope="session")
-def background(request: pytest.FixtureRequest) -> Scheduler:
-    return _require_state(request).scheduler
 
 
 # ----------------------------------------------------------------------------- the end
