@@ -1,7 +1,7 @@
 """The pytest hooks of the suite (entry point `pytest11`): `pytest --conformance-profile FILE`.
 
 It is loaded in every pytest run of this environment, the project's own tests included, so without
-`--conformance-profile` it only registers the `requirement` marker and does nothing else. With it
+`--conformance-profile` it only registers the markers (`markers`) and does nothing else. With it
 each hook hands its job to the module named after it:
 
 - options (`run_options`): read once from pytest's config and validated (a bad one: exit 2);
@@ -36,7 +36,6 @@ import pytest
 
 from conformance import recording
 from conformance.allure_labels import attach_exchanges
-from conformance.background import PROBE_MARKER
 from conformance.deadline import arm_deadline, disarm_deadline
 from conformance.errors import ConformanceError
 from conformance.evidence import count_report, read_attempt, redact_report
@@ -45,6 +44,7 @@ from conformance.exit_codes import EXIT_UNREACHABLE, EXIT_USAGE
 # The checks' fixtures: imported here so that pytest finds them with the plugin's hooks.
 from conformance.fixtures import background, catalogue, profile, run_id, target  # noqa: F401
 from conformance.http import AsyncTargetClient, TargetClient
+from conformance.markers import register_markers
 from conformance.progress import AreaProgress
 from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
@@ -57,7 +57,6 @@ from conformance.run_settings import load_hypothesis_profile, settle_retries, se
 from conformance.run_state import STATE, RunState, state_of, usage_exit
 from conformance.selection import check_shares, plan_lines, select
 from conformance.setup_gate import (
-    RACE_MARKER,
     preflight_of,
     setup_verdicts,
     take_setup,
@@ -77,7 +76,7 @@ def _current_state() -> RunState | None:
     return state_of(config) if config is not None else None
 
 
-# ----------------------------------------------------------------------------- options, marker
+# ----------------------------------------------------------------------------- options, markers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,27 +94,7 @@ def _import_long_waits() -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "requirement(*ids, max_requests=None, max_requests_per_story=None, per_example=False, "
-        "operations=()): the requirement IDs (spec/requirements.yaml) a check covers; "
-        "max_requests (per example for hypothesis tests and checks marked per_example, or per "
-        "profile story) and operations feed the dry-run plan and each check's request budget",
-    )
-    config.addinivalue_line(
-        "markers",
-        "operations(*operations): the OpenAPI operations ('POST /webhook/{path}/{secret}') the "
-        "checks of a module call, for the dry-run plan",
-    )
-    config.addinivalue_line(
-        "markers",
-        f"{PROBE_MARKER}(name): the check reads the outcome of this background probe, which then "
-        "serves the check's requirements",
-    )
-    config.addinivalue_line(
-        "markers",
-        f"{RACE_MARKER}: the check drives the race story, so a broken race story blocks it",
-    )
+    register_markers(config)
     options = RunOptions.from_pytest_config(config)
     if options is None:
         return
