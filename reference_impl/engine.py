@@ -134,6 +134,8 @@ class RunHandle:
     created: Written[None]
     result: asyncio.Future[RunOutcome]
     failure: str | None = None
+    # Set once the run's last event has completed it in the same write (`_StoryState.linear`).
+    ended: bool = False
 
     async def stored(self) -> None:
         """Wait until the run's row is committed (its response URL answers from then on).
@@ -157,11 +159,15 @@ class _StoryState:
     receivers: dict[int, tuple[Action, ...]] = field(init=False)
     stored_ids: dict[int, str] = field(init=False)
     templates: dict[int, Compiled] = field(init=False)
+    # No action has two receivers: an exit with none is then the run's last action, and its
+    # event can complete the run in the write that stores it.
+    linear: bool = field(init=False)
 
     def __post_init__(self) -> None:
         graph = self.graph
         self.entry = graph.entry
         self.receivers = {a.id: graph.receivers(a.id) for a in graph.actions}
+        self.linear = all(len(r) <= 1 for r in self.receivers.values())
         self.stored_ids = {a.id: str(a.id) for a in graph.actions}
         self.templates = {
             a.id: compile_template(a.options.get("seconds" if a.kind == "delay" else "payload"))
@@ -269,7 +275,9 @@ class Engine:
         try:
             context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
             await self._perform(state, handle, state.entry, event, context)
-            if handle.result.done():
+            if handle.ended:
+                pass  # its last event completed it
+            elif handle.result.done():
                 # Not awaited: nobody waits on it, and the single writer keeps it after the events.
                 self._store.finish_run(handle.run_id)
             else:
@@ -329,14 +337,16 @@ class Engine:
         event_id = f"{self._event_prefix}{next(self._event_count):08x}"
         is_exit = action.kind == "exit"
         stored_id = state.stored_ids[action.id]
+        receivers = state.receivers[action.id]
+        ends_run = is_exit and state.linear and not receivers
         written = self._store.record_event(
-            event_id, handle.run_id, stored_id, emitted, result=is_exit
+            event_id, handle.run_id, stored_id, emitted, result=is_exit, ends_run=ends_run
         )
         if is_exit:
             await asyncio.wrap_future(written)
+            handle.ended = ends_run
             if not handle.result.done():
                 handle.result.set_result(ExitEvent(event_id, stored_id, emitted))
-        receivers = state.receivers[action.id]
         if not receivers:
             return
         downstream = {**context, action.name: emitted}

@@ -31,9 +31,21 @@ def insert_run(run_id: str, scope: str, now: float) -> Write:
 
 
 def insert_event(
-    event_id: str, run_id: str, action_id: str, text: str, now: float, *, result: bool
+    event_id: str,
+    run_id: str,
+    action_id: str,
+    text: str,
+    now: float,
+    *,
+    result: bool,
+    ends_run: bool = False,
 ) -> Write:
-    """Store an event's payload text; with `result` it becomes the run's result unless one is."""
+    """Store an event's payload text; with `result` it becomes the run's result unless one is.
+
+    With `ends_run` (the last event a run can emit, its result) the same statement completes a
+    run that is still running, so the common run costs one write less and its answer and its
+    completion are committed together.
+    """
 
     def write(conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -41,7 +53,15 @@ def insert_event(
             " VALUES (?, ?, ?, ?, ?)",
             (event_id, run_id, action_id, text, now),
         )
-        if result:
+        if ends_run:
+            conn.execute(
+                "UPDATE runs SET result_event_id = COALESCE(result_event_id, ?),"
+                " finished_at = CASE status WHEN 'running' THEN ? ELSE finished_at END,"
+                " status = CASE status WHEN 'running' THEN 'completed' ELSE status END"
+                " WHERE id = ?",
+                (event_id, now, run_id),
+            )
+        elif result:
             conn.execute(
                 "UPDATE runs SET result_event_id = ? WHERE id = ? AND result_event_id IS NULL",
                 (event_id, run_id),

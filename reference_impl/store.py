@@ -257,9 +257,17 @@ class RunStore:
         return self._submit(run_writes.insert_run(run_id, scope, time.time()), batched=True)
 
     def record_event(
-        self, event_id: str, run_id: str, action_id: str, payload: Any, *, result: bool = False
+        self,
+        event_id: str,
+        run_id: str,
+        action_id: str,
+        payload: Any,
+        *,
+        result: bool = False,
+        ends_run: bool = False,
     ) -> Written[None]:
-        """Store an event; with `result=True` it becomes the run's result unless one exists.
+        """Store an event; with `result=True` it becomes the run's result unless one exists, and
+        with `ends_run=True` (the run's last event) it also completes the run if still running.
 
         A payload `payload_text` refuses gives a failed future at once; nothing is queued.
         """
@@ -272,7 +280,9 @@ class RunStore:
             except UnstorableError as exc:
                 return self._refused(exc)
             self._last_payload, self._last_text = payload, text
-        write = run_writes.insert_event(event_id, run_id, action_id, text, now, result=result)
+        write = run_writes.insert_event(
+            event_id, run_id, action_id, text, now, result=result, ends_run=ends_run
+        )
         return self._submit(write, batched=True)
 
     def finish_run(self, run_id: str) -> Written[None]:

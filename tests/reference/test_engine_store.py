@@ -70,6 +70,24 @@ def test_store_round_trip_and_first_result_wins(tmp_path: Path) -> None:
         reopened.create_run("r3", "s").result()
 
 
+def test_an_event_that_ends_its_run_completes_it_in_the_same_write() -> None:
+    store = RunStore(":memory:")
+    store.create_run("r1", "s").result()
+    store.record_event("e1", "r1", "2", {"x": 1}, result=True, ends_run=True).result()
+    record = store.get_run("r1")
+    assert record is not None
+    assert (record.status, record.event_id, record.payload) == ("completed", "e1", {"x": 1})
+    # A run that already has a result and an end keeps both.
+    store.create_run("r2", "s").result()
+    store.record_event("e2", "r2", "2", {"x": 2}, result=True).result()
+    store.fail_run("r2").result()
+    store.record_event("e3", "r2", "3", {"x": 3}, result=True, ends_run=True).result()
+    kept = store.get_run("r2")
+    assert kept is not None
+    assert (kept.status, kept.event_id) == ("failed", "e2")
+    store.close()
+
+
 def test_store_journal_is_wal(tmp_path: Path) -> None:
     store = RunStore(str(tmp_path / "db.sqlite3"))
     mode = store._writer_conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -110,7 +128,12 @@ def test_probe_emits_its_exit_value_and_stores_every_event() -> None:
         assert result.action_id == str(PROBE.exits[0].id)
         record = await asyncio.to_thread(store.get_run, handle.run_id)
         assert record is not None
-        assert record.event_id == result.event_id
+        # One path to one exit: the write that stored the answer completed the run.
+        assert (record.event_id, record.status, handle.ended) == (
+            result.event_id,
+            "completed",
+            True,
+        )
         events = await asyncio.to_thread(store.events_of, handle.run_id)
         assert [e[1] for e in events] == [str(a.id) for a in PROBE.actions]
 
