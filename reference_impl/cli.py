@@ -190,9 +190,9 @@ def serve(config: ServerConfig) -> int:
         timeout_keep_alive=config.keep_alive_timeout,
         log_config=None,
         access_log=False,  # an access log would print webhook secrets, which are in the path
-        # X-Forwarded-* would let any local client choose the host of the response URLs a
-        # run hands back; `--public-url` is the way to name it behind a proxy. It also spares
-        # every request uvicorn's proxy-headers middleware.
+        # X-Forwarded-Proto would let any local client choose the scheme of the response URLs
+        # a run hands back; `--public-url` names the origin behind a proxy. It also spares every
+        # request uvicorn's proxy-headers middleware.
         proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=config.shutdown_grace,

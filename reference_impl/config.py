@@ -107,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--public-url",
         default=None,
         metavar="URL",
-        help="base of absolute URLs (response URLs); default: the request's scheme and Host",
+        help=(
+            "base of absolute URLs (response URLs); default: the request's scheme and Host"
+            " (X-Forwarded-* headers are not read: behind a proxy, set this)"
+        ),
     )
     serve.add_argument(
         "--max-body-bytes",

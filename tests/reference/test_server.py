@@ -82,7 +82,9 @@ def test_seed_csv_example(server: ServerProcess) -> None:
 
 def test_seed_timeout_example_and_the_response_url(server: ServerProcess) -> None:
     payload = {"status": 201, "body": {"late": True}}
-    response = server.probe(payload, delay=3.3)
+    # A client's X-Forwarded-* does not choose the response URL's origin (`--public-url` does).
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    response = server.probe(payload, delay=3.3, headers=forwarded)
     assert response.status_code == 504
     body = response.json()
     assert body["limit_reached"] == "time"
