@@ -43,7 +43,8 @@ def resolve(expression: str, context: Mapping[str, Any]) -> Any:
 def _walk(keys: tuple[str, ...], context: Mapping[str, Any]) -> Any:
     value: Any = context
     for key in keys:
-        if isinstance(value, Mapping):
+        # A dict first: isinstance against the Mapping ABC costs a registry look-up per step.
+        if type(value) is dict or isinstance(value, Mapping):
             if key not in value:
                 return None
             value = value[key]
