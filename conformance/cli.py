@@ -41,6 +41,7 @@ from conformance.exit_codes import (
     EXIT_PASSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    SETUP_EXIT_CODES_HELP,
 )
 from conformance.run_options import RunOptions, add_cli_options
 
@@ -243,9 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     setup_parser = commands.add_parser(
         "check-setup",
         help="check the target's set-up alone (base URL, API key, probe and race stories)",
-        epilog=EXIT_CODES_HELP,
+        description="Send the set-up check's few requests (the profile's first story, two "
+        "probes, one race request) and say, one line each, what is set up right or wrong.",
+        epilog=SETUP_EXIT_CODES_HELP,
     )
-    add_cli_options(setup_parser)
+    add_cli_options(setup_parser, names=("profile",))
 
     req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
     req_parser.add_argument("--json", action="store_true", help="as a JSON array")
@@ -316,9 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max_examples=args.max_examples,
                 seed=args.seed,
             )
-        seed = args.seed if args.seed is not None else random.randrange(2**32)
         if args.command == "check-setup":
-            return check_setup_only(RunOptions.from_args(args, seed=seed))
+            return check_setup_only(RunOptions(profile=args.profile))
+        seed = args.seed if args.seed is not None else random.randrange(2**32)
         return run(RunOptions.from_args(args, seed=seed))
     except ConformanceError as exc:
         _fail(str(exc))

@@ -26,3 +26,10 @@ EXIT_CODES_HELP = (
     f"{EXIT_DEADLINE} run deadline reached (partial report written); "
     f"{EXIT_INTERRUPTED} interrupted (Ctrl-C)"
 )
+
+# `conformance check-setup` sends only the set-up check's requests and writes no report.
+SETUP_EXIT_CODES_HELP = (
+    f"exit codes: {EXIT_PASSED} the set-up is right; {EXIT_USAGE} usage or profile error; "
+    f"{EXIT_UNREACHABLE} set-up failed (one line per problem, naming the URL and the README "
+    f"section to read); {EXIT_INTERRUPTED} interrupted (Ctrl-C)"
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,9 +242,10 @@ def _option(name: str) -> Option:
     return next(o for o in OPTIONS if o.name == name)
 
 
-def add_cli_options(parser: argparse.ArgumentParser) -> None:
-    """`conformance run`'s flags, from `OPTIONS`."""
-    _declare(parser.add_argument, for_pytest=False)
+def add_cli_options(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """`conformance run`'s flags, from `OPTIONS`; with `names`, only those (a command that takes
+    a few of them, such as `check-setup`, must not offer a flag it would ignore)."""
+    _declare(parser.add_argument, for_pytest=False, names=names)
 
 
 def add_pytest_options(group: Any) -> None:
@@ -255,10 +257,12 @@ def add_pytest_options(group: Any) -> None:
 _TYPES: dict[str, type] = {"path": Path, "int": int, "text": str}
 
 
-def _declare(add: Any, *, for_pytest: bool) -> None:
+def _declare(add: Any, *, for_pytest: bool, names: Collection[str] | None = None) -> None:
     defaults = RunOptions(profile=Path())
     for option in OPTIONS:
         if not (option.pytest if for_pytest else option.cli):
+            continue
+        if names is not None and option.name not in names:
             continue
         settings: dict[str, Any] = {"help": option.help}
         if option.kind == "flag":

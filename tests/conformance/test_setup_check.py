@@ -113,6 +113,24 @@ def test_check_setup_alone_on_a_good_target_passes(
     assert fake_target.requests <= 4
 
 
+@pytest.mark.parametrize("flag", ["--dry-run", "--levels=must", "--include-limit-test"])
+def test_check_setup_alone_refuses_run_options_rather_than_ignore_them(
+    fake_target: FakeTarget, profiles: Profiles, flag: str
+) -> None:
+    """`--dry-run` promises no request: a command that would send its set-up requests anyway
+    must refuse it, as it refuses every other option of `run` it does not honour."""
+    profile = str(profiles.write(fake_target.base_url))
+    done = run_suite_command("check-setup", "--profile", profile, flag)
+    assert (done.returncode, fake_target.requests) == (2, 0)
+    assert f"unrecognized arguments: {flag}" in done.stderr
+    shown = run_suite_command("check-setup", "--help")
+    assert shown.returncode == 0
+    assert flag.split("=")[0] not in shown.stdout
+    assert "exit codes: 0 the set-up is right; 2 usage or profile error; 3 set-up failed" in (
+        " ".join(shown.stdout.split())
+    )
+
+
 def test_check_setup_alone_names_the_wrapped_exit_payload(
     fake_target: FakeTarget, profiles: Profiles
 ) -> None:
