@@ -106,12 +106,19 @@ def _option(name: str, key: str) -> str:
     return str(agent["options"][key])
 
 
+_GOT_CHARS = 120
+
+
 def _got(exchange: Exchange) -> str:
     if exchange.response is None:
         return exchange.error or "no answer"
     response = exchange.response
-    body = response.text[:120]
-    return f"{response.status} {response.reason} {body!r}".strip()
+    text = response.text
+    # A bounded excerpt, said to be one: an HTML error page must not read as a cut-off line.
+    body = repr(text[:_GOT_CHARS]) if text else ""
+    if len(text) > _GOT_CHARS:
+        body += f" (its first {_GOT_CHARS} characters of {len(text)})"
+    return f"{response.status} {response.reason} {body}".strip()
 
 
 def _stories(client: TargetClient, profile: Profile) -> tuple[Exchange, SetupProblem | None]:

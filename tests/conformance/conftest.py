@@ -28,6 +28,10 @@ API_KEY_ENV = "CONFORMANCE_FRAMEWORK_TEST_KEY"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What a web server that is not the target answers for every path ("html_page"): a long error page.
+HTML_PAGE = "<html><title>Error response</title>" + "<p>Not here.</p>" * 20 + "</html>"
+
+
 @dataclass
 class FakeTarget:
     """What the fake target saw, and how it answers (`mode`): "ok"; "garbage"; or a set-up gone
@@ -55,6 +59,8 @@ class FakeTarget:
                 # Echo the credentials: the suite must still keep them out of every report.
                 auth = request.headers.get("authorization", "")
                 return Response(f"<html>oops {auth} {request.url}</html>", media_type="text/html")
+            if self.mode == "html_page":
+                return Response(HTML_PAGE, status_code=404, media_type="text/html")
             return JSONResponse({"id": int(request.path_params["story_id"]), "name": "fake"})
 
         async def webhook(request: Request) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.conftest import FakeTarget, Profiles, free_port
+from tests.conformance.conftest import HTML_PAGE, FakeTarget, Profiles, free_port
 from tests.support.suite_process import run_suite_command
 
 # Two requirements of each area: one the set-up's answer can contradict, one it cannot.
@@ -129,6 +129,17 @@ def test_check_setup_alone_refuses_run_options_rather_than_ignore_them(
     assert "exit codes: 0 the set-up is right; 2 usage or profile error; 3 set-up failed" in (
         " ".join(shown.stdout.split())
     )
+
+
+def test_check_setup_says_an_answers_excerpt_is_one(
+    fake_target: FakeTarget, profiles: Profiles
+) -> None:
+    fake_target.mode = "html_page"
+    profile = str(profiles.write(fake_target.base_url))
+    done = run_suite_command("check-setup", "--profile", profile)
+    assert done.returncode == 3
+    story_line = next(line for line in done.stderr.splitlines() if "/stories/" in line)
+    assert f"(its first 120 characters of {len(HTML_PAGE)})" in story_line, story_line
 
 
 def test_check_setup_alone_names_the_wrapped_exit_payload(
