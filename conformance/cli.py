@@ -33,6 +33,8 @@ from conformance.cli_reports import add_commands as add_report_commands
 from conformance.cli_reports import dispatch as dispatch_report_command
 from conformance.errors import ConformanceError
 from conformance.exit_codes import (
+    COMMANDS_HELP,
+    DONE_EXIT_CODES_HELP,
     EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
     EXIT_DEADLINE,
@@ -232,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conformance",
         description="Check a target against the Tines Workflows-as-APIs and Stories Get contract.",
+        epilog=COMMANDS_HELP,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -250,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_cli_options(setup_parser, names=("profile",))
 
-    req_parser = commands.add_parser("requirements", help="list the requirements catalogue")
+    req_parser = commands.add_parser(
+        "requirements", help="list the requirements catalogue", epilog=DONE_EXIT_CODES_HELP
+    )
     req_parser.add_argument("--json", action="store_true", help="as a JSON array")
     req_parser.add_argument("--level", default=None, help="comma-separated levels to list")
 

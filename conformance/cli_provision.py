@@ -12,7 +12,12 @@ import sys
 from pathlib import Path
 
 from conformance.errors import TargetUnreachable, UsageError
-from conformance.exit_codes import EXIT_FAILED, EXIT_PASSED, EXIT_UNREACHABLE
+from conformance.exit_codes import (
+    EXIT_FAILED,
+    EXIT_PASSED,
+    EXIT_UNREACHABLE,
+    PROVISION_EXIT_CODES_HELP,
+)
 from conformance.provision import (
     DEFAULT_MISSING_ID,
     ProvisionError,
@@ -36,6 +41,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "/api/v1/stories/import), read their webhook URLs back, and write a profile that is "
         "ready for `conformance run`. A second run reuses the stories it made; --remove "
         "deletes them (and no other story). The API key is read from TINES_API_KEY.",
+        epilog=PROVISION_EXIT_CODES_HELP,
     )
     parser.add_argument(
         "--tenant", metavar="URL", help="https://x.tines.com (with --remove: the profile's)"

@@ -17,7 +17,12 @@ from datetime import date
 from pathlib import Path
 
 from conformance.errors import UsageError
-from conformance.exit_codes import EXIT_PASSED
+from conformance.exit_codes import (
+    COMPARE_EXIT_CODES_HELP,
+    DONE_EXIT_CODES_HELP,
+    EXIT_PASSED,
+    GATE_EXIT_CODES_HELP,
+)
 from conformance.reporting.formats import rerenderable
 
 __all__ = ["COMMANDS", "add_commands", "dispatch"]
@@ -59,6 +64,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Exit 0 if every requirement at the gated levels passed or is an unexpired "
         "expected deviation, 1 otherwise: a failed, untested or skipped requirement blocks, "
         "and so does an expired expectation or an interrupted run.",
+        epilog=GATE_EXIT_CODES_HELP,
     )
     gate.add_argument("summary", type=Path, metavar="SUMMARY", help="a run's summary.json")
     gate.add_argument(
@@ -75,6 +81,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="render a report again from a finished run's summary.json alone",
         description="Re-render summary.md, report.html or junit.xml from summary.json, "
         "optionally with an expectations file applied.",
+        epilog=DONE_EXIT_CODES_HELP,
     )
     report.add_argument("summary", type=Path, metavar="SUMMARY", help="a run's summary.json")
     report.add_argument(
@@ -98,6 +105,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="what changed between two runs' summaries (exit 1 if a requirement newly fails)",
         description="Compare two summary.json files requirement by requirement. Exit 1 when a "
         "requirement failed in NEW that passed, was skipped or was untested in OLD; 0 otherwise.",
+        epilog=COMPARE_EXIT_CODES_HELP,
     )
     compare.add_argument("old", type=Path, metavar="OLD", help="the earlier run's summary.json")
     compare.add_argument("new", type=Path, metavar="NEW", help="the later run's summary.json")

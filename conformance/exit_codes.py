@@ -27,9 +27,39 @@ EXIT_CODES_HELP = (
     f"{EXIT_INTERRUPTED} interrupted (Ctrl-C)"
 )
 
+
+def _help(*codes: tuple[int, str]) -> str:
+    return "exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in codes)
+
+
+_USAGE = (EXIT_USAGE, "usage error, or a file that cannot be read (one line says which)")
+
 # `conformance check-setup` sends only the set-up check's requests and writes no report.
-SETUP_EXIT_CODES_HELP = (
-    f"exit codes: {EXIT_PASSED} the set-up is right; {EXIT_USAGE} usage or profile error; "
-    f"{EXIT_UNREACHABLE} set-up failed (one line per problem, naming the URL and the README "
-    f"section to read); {EXIT_INTERRUPTED} interrupted (Ctrl-C)"
+SETUP_EXIT_CODES_HELP = _help(
+    (EXIT_PASSED, "the set-up is right"),
+    (EXIT_USAGE, "usage or profile error"),
+    (
+        EXIT_UNREACHABLE,
+        "set-up failed (one line per problem, naming the URL and the README section to read)",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+GATE_EXIT_CODES_HELP = _help(
+    (EXIT_PASSED, "the run may go on"), (EXIT_FAILED, "it may not (the lines say why)"), _USAGE
+)
+COMPARE_EXIT_CODES_HELP = _help(
+    (EXIT_PASSED, "no requirement newly fails"),
+    (EXIT_FAILED, "a requirement newly fails"),
+    _USAGE,
+)
+DONE_EXIT_CODES_HELP = _help((EXIT_PASSED, "done"), _USAGE)
+PROVISION_EXIT_CODES_HELP = _help(
+    (EXIT_PASSED, "done"),
+    (EXIT_FAILED, "the tenant answered but refused (one line says which request and why)"),
+    _USAGE,
+    (EXIT_UNREACHABLE, "the tenant cannot be reached"),
+)
+COMMANDS_HELP = (
+    f"Each command's --help gives its exit codes; {EXIT_USAGE} is always a usage error. "
+    "The README says how to set up a target and read the reports."
 )

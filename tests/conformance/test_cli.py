@@ -383,3 +383,29 @@ def test_a_reader_that_stops_reading_ends_the_listing_quietly() -> None:
     _, stderr = listing.communicate(timeout=60)
     assert b"Traceback" not in stderr
     assert listing.returncode == 141
+
+
+def _commands() -> list[str]:
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    assert action.choices is not None
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_commands_help_gives_its_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = main(capsys, command, "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "exit codes: 0 " in text
+    assert "2 usage" in text
+
+
+def test_the_top_level_help_says_where_the_exit_codes_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = main(capsys, "--help")
+    assert code == 0
+    assert "Each command's --help gives its exit codes" in " ".join(out.split())
