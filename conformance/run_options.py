@@ -141,6 +141,10 @@ class RunOptions:
         args = [
             "-p",
             "no:cacheprovider",
+            # anyio's plugin (httpx brings anyio) serves no check, and on this pytest it warns of
+            # a renamed pytest internal in every run.
+            "-p",
+            "no:anyio",
             # Checks report through CheckFailure, never through a bare assert, so pytest's
             # assertion rewriting buys the suite nothing. It costs a lot: pytest rewrites every
             # module of each plugin's package (all of schemathesis), about 4 s per run where
@@ -173,11 +177,12 @@ class RunOptions:
         else:
             # A failure's reason and evidence are in the conformance summary; pytest's
             # tracebacks and source excerpts are the suite's internals, not the target's, and so
-            # are its header, progress letters, test summary and warnings about its plugins:
-            # the area lines (`conformance.progress`) and the table say what a user acts on.
+            # are its header, progress letters, test summary, its count of tests (not of
+            # requirements) and warnings about its plugins: the area lines
+            # (`conformance.progress`) and the table say what a user acts on.
             args += [
                 "--tb=no",
-                "-q",
+                "-qq",
                 "--no-header",
                 "-rN",
                 "--disable-warnings",

@@ -58,4 +58,30 @@ def render_table(summary: RunSummary, width: int | None = None) -> list[str]:
         f"outcome: {summary.outcome} ({summary.requests_sent} requests, "
         f"{summary.duration_seconds:.1f} s, seed {summary.seed})"
     )
+    if summary.outcome == "incomplete":
+        for why in _incomplete_because(summary):
+            lines.extend(
+                line if number == 0 else "  " + line
+                for number, line in enumerate(_wrap(why, width - 2))
+            )
     return [redact(line) for line in lines]
+
+
+def _incomplete_because(summary: RunSummary) -> list[str]:
+    """What kept a run with no failure from passing, grouped by reason, so that a run that is
+    right but for a flag it was not given (the limit test's) says which flag."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for r in summary.requirements:
+        if r.status in ("skipped", "untested"):
+            reason = r.reason or "no reason given"
+            # Said once for the requirements of several checks: without the check's node ID.
+            for test in r.tests:
+                reason = reason.removeprefix(f"{test}: ")
+            by_reason.setdefault((r.status, reason), []).append(r.id)
+    lines = [
+        f"incomplete: {len(ids)} {status} ({', '.join(ids)}): {reason}"
+        for (status, reason), ids in by_reason.items()
+    ]
+    if summary.only:
+        lines.append("incomplete: the run was limited with --only, so it cannot pass")
+    return lines

@@ -236,6 +236,14 @@ def test_run_that_leaves_requirements_untested_exits_1(
     assert summary["levels"] == ["MUST"]
     assert {r["level"] for r in summary["requirements"]} == {"MUST"}
     assert "outcome: incomplete" in result.stdout
+    # Why, in the terminal: the requirements no check covered, said once for all of them.
+    untested = [r["id"] for r in summary["requirements"] if r["status"] == "untested"]
+    assert f"incomplete: {len(untested)} untested ({', '.join(untested)})" in " ".join(
+        result.stdout.split()
+    )
+    # pytest's count of tests is not the requirements' count, and its warnings are its own.
+    assert " passed" not in result.stdout.splitlines()[-1], result.stdout
+    assert "warning" not in result.stdout, result.stdout
     gate = run_suite_command("gate", str(tmp_path / "r" / "summary.json"))
     assert gate.returncode == 1, gate.stdout
 

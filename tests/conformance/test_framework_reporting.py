@@ -286,3 +286,26 @@ def test_table_says_a_root_cause_once_and_points_the_blocked_rows_at_it() -> Non
     )
     (row,) = [line for line in lines if line.startswith("blocked")]
     assert row.endswith("blocked by a failed precondition (the cause above)")
+
+
+def test_an_incomplete_run_says_what_kept_it_from_passing() -> None:
+    """A run with no failure that still exits 1 names why, so a right target set up for the
+    default run is not left guessing which flag it lacks."""
+    because = "runs only with --include-limit-test"
+    skipped = ("WH-CONC-001", "WH-CONC-002")  # they need the limit test
+    # From two checks: the reason is said once for both.
+    outcomes = [
+        dataclasses.replace(outcome(rid, "skipped", because), nodeid=f"checks/test_x.py::t{n}")
+        for n, rid in enumerate(skipped)
+    ]
+    results = judge_all([CATALOGUE[rid] for rid in skipped], outcomes, None)
+    summary = dataclasses.replace(
+        make_summary("sixth-secret-value"),
+        requirements=results,
+        outcome=run_outcome(results, outcomes, None),
+    )
+    lines = render_table(summary, width=120)
+    assert lines[-2].startswith("outcome: incomplete")
+    assert lines[-1] == f"incomplete: 2 skipped (WH-CONC-001, WH-CONC-002): {because}"
+    passed = dataclasses.replace(summary, outcome="failed")
+    assert not any(line.startswith("incomplete:") for line in render_table(passed, width=120))
