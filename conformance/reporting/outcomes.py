@@ -27,6 +27,7 @@ neither fails the run nor disappears, since every report shows the failed attemp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,24 +215,34 @@ def root_causes(results: Sequence[RequirementResult]) -> list[RootCause]:
     The cause is told by the root requirements' own verdicts when the run has them (their
     reason), else by the blocked requirement's reason."""
     by_id = {r.id: r for r in results}
-    groups: dict[tuple[str, ...], list[RequirementResult]] = {}
+    # Grouped by the requirements that blocked them, or, for a precondition (no requirement
+    # named), by what failed: two broken parts of a set-up are two causes, not one.
+    groups: dict[tuple[tuple[str, ...], str], list[RequirementResult]] = {}
     for result in results:
         if result.status == "blocked":
-            groups.setdefault(result.blocked_by, []).append(result)
+            what = "" if result.blocked_by else _precondition(result.reason or "")
+            groups.setdefault((result.blocked_by, what), []).append(result)
     causes: list[RootCause] = []
-    for roots, blocked in groups.items():
+    for (roots, what), blocked in groups.items():
         failed = tuple(rid for rid in roots if rid in by_id and by_id[rid].status == "failed")
         if failed:
             head = by_id[failed[0]]
             cause = f"{head.id} failed: {head.reason}"
         else:
-            # "<check>: blocked by a failed precondition: <what failed>": the cause is the last
-            # part, said once, not as one check's verdict.
-            reason = blocked[0].reason or ""
-            _, by_precondition, what = reason.partition(f"blocked by {PRECONDITION}: ")
-            cause = what if by_precondition else reason or f"{', '.join(roots)} failed"
+            cause = what or _precondition(blocked[0].reason or "") or f"{', '.join(roots)} failed"
         causes.append(RootCause(cause, failed, tuple(r.id for r in blocked)))
     return sorted(causes, key=lambda c: -c.size)
+
+
+def _precondition(reason: str) -> str:
+    """"<check>: blocked by a failed precondition: <what failed>": the cause is the last part,
+    said once, not as one check's verdict (the whole reason where it is not of that form)."""
+    _, by_precondition, what = reason.partition(f"blocked by {PRECONDITION}: ")
+    # `_first` counts the other checks at the end: not part of what failed.
+    return _MORE.sub("", what) if by_precondition else reason
+
+
+_MORE = re.compile(r" \(and \d+ more\)$")
 
 
 def _first(outcomes: Sequence[CheckOutcome], requirement_id: str | None = None) -> str:

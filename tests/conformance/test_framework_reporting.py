@@ -14,10 +14,12 @@ from conformance import redaction
 from conformance.exchange import Exchange, ReceivedResponse, SentRequest
 from conformance.reporting.markdown import render_markdown
 from conformance.reporting.outcomes import (
+    PRECONDITION,
     CheckOutcome,
     RunSummary,
     judge,
     judge_all,
+    root_causes,
     run_outcome,
 )
 from conformance.reporting.summary import redacted_document, write_summary_json
@@ -309,3 +311,29 @@ def test_an_incomplete_run_says_what_kept_it_from_passing() -> None:
     assert lines[-1] == f"incomplete: 2 skipped (WH-CONC-001, WH-CONC-002): {because}"
     passed = dataclasses.replace(summary, outcome="failed")
     assert not any(line.startswith("incomplete:") for line in render_table(passed, width=120))
+
+
+def test_two_broken_parts_of_the_set_up_are_two_causes() -> None:
+    """Requirements blocked by no requirement, only by a precondition, are grouped by what
+    failed: a broken probe story and a missing story are two causes, each with its own."""
+    probe = "set-up: probe story at http://t/webhook/p/x: expected 200; got 501"
+    stories = "set-up: stories at http://t/api/v1/stories/1: expected 200; got 404"
+
+    def blocked(rid: str, cause: str, n: int) -> CheckOutcome:
+        return CheckOutcome(
+            f"checks/test_x.py::test_{n}",
+            (rid,),
+            "blocked",
+            f"blocked by {PRECONDITION}: {cause}",
+            blocked_ids=(rid,),
+        )
+
+    webhook_ids = ("WH-BODY-001", "WH-BODY-002")
+    outcomes = [blocked(rid, probe, n) for n, rid in enumerate(webhook_ids)]
+    # Two checks of one story requirement: `_first` adds "(and 1 more)", not part of the cause.
+    outcomes += [blocked("STORY-GET-001", stories, n) for n in (7, 8)]
+    outcomes.append(blocked("STORY-GET-002", stories, 9))
+    ids = (*webhook_ids, "STORY-GET-001", "STORY-GET-002")
+    results = judge_all([CATALOGUE[rid] for rid in ids], outcomes, None)
+    causes = {c.cause: set(c.blocked) for c in root_causes(results)}
+    assert causes == {probe: set(webhook_ids), stories: {"STORY-GET-001", "STORY-GET-002"}}
