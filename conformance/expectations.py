@@ -24,7 +24,7 @@ from jsonschema.exceptions import best_match
 
 import tines_spec
 from conformance.errors import FileFieldError
-from conformance.yamlfile import field_of, read_yaml
+from conformance.yamlfile import field_of, message_of, read_yaml
 
 __all__ = [
     "Expectation",
@@ -81,7 +81,7 @@ def load_expectations(path: str | os.PathLike[str]) -> tuple[Expectation, ...]:
         raise ExpectationsError(file, "", "the file is empty; it needs an `expectations:` list")
     error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
     if error is not None:
-        raise ExpectationsError(file, field_of(error, "/"), error.message.splitlines()[0])
+        raise ExpectationsError(file, field_of(error, "/"), message_of(error))
     catalogue = tines_spec.catalogue()
     seen: dict[str, int] = {}
     entries = []

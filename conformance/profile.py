@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 import tines_spec
 from conformance import redaction
 from conformance.errors import ProfileError
-from conformance.yamlfile import field_of, read_yaml
+from conformance.yamlfile import field_of, message_of, read_yaml
 
 __all__ = [
     "Concurrency",
@@ -148,7 +148,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     _check_url_pairs(file, data)
     error = best_match(tines_spec.validator(SCHEMA).iter_errors(data))
     if error is not None:
-        raise ProfileError(file, field_of(error, "."), error.message.splitlines()[0])
+        raise ProfileError(file, field_of(error, "."), message_of(error))
     profile = _build(Path(path), data)
     for url in (profile.webhooks.probe_url, profile.webhooks.race_url):
         redaction.register_webhook_url(url)

@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 import tines_spec
 from conformance.errors import ProfileError, UsageError
 from conformance.provision_api import REQUEST_TIMEOUT_SECONDS, ProvisionError
-from conformance.yamlfile import field_of, read_yaml
+from conformance.yamlfile import field_of, message_of, read_yaml
 
 __all__ = [
     "DEFAULT_MISSING_ID",
@@ -81,7 +81,7 @@ def read_record(path: Path) -> dict[str, Any]:
     validator = tines_spec.validator("profile.schema.json", "/properties/provisioned")
     error = best_match(validator.iter_errors(record))
     if error is not None:
-        raise ProfileError(str(path), "provisioned." + field_of(error, "."), error.message)
+        raise ProfileError(str(path), "provisioned." + field_of(error, "."), message_of(error))
     loaded: dict[str, Any] = record
     return loaded
 

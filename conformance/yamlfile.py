@@ -3,6 +3,7 @@ the file and the place: one line, never a traceback."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from jsonschema.exceptions import ValidationError
 
 from conformance.errors import FileFieldError
 
-__all__ = ["field_of", "read_yaml"]
+__all__ = ["field_of", "message_of", "read_yaml"]
 
 
 def read_yaml(
@@ -46,3 +47,22 @@ def field_of(error: ValidationError, separator: str) -> str:
         if missing is not None:
             parts.append(str(missing))
     return separator.join(parts) or "(top level)"
+
+
+def message_of(error: ValidationError) -> str:
+    """A schema error in the user's words where jsonschema's are a validator's: an unknown field
+    with the one it is likely a typo of and the fields allowed there, an empty file as empty."""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = sorted(schema.get("properties", {}))
+        unknown = [str(key) for key in error.instance if key not in allowed]
+        if unknown and allowed:
+            said = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                said.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+            noun = "field" if len(unknown) == 1 else "fields"
+            return f"unknown {noun} {', '.join(said)}; allowed here: {', '.join(allowed)}"
+    if error.validator == "type" and error.instance is None and not error.absolute_path:
+        return "the file is empty: it must be a YAML mapping"
+    return error.message.splitlines()[0]

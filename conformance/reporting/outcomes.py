@@ -235,7 +235,7 @@ def root_causes(results: Sequence[RequirementResult]) -> list[RootCause]:
 
 
 def _precondition(reason: str) -> str:
-    """"<check>: blocked by a failed precondition: <what failed>": the cause is the last part,
+    """ "<check>: blocked by a failed precondition: <what failed>": the cause is the last part,
     said once, not as one check's verdict (the whole reason where it is not of that form)."""
     _, by_precondition, what = reason.partition(f"blocked by {PRECONDITION}: ")
     # `_first` counts the other checks at the end: not part of what failed.

@@ -101,7 +101,7 @@ def test_a_date_that_is_not_a_calendar_day_is_named(
         ("{id: wh-body-001, reason: r}", "expectations/0/id: 'wh-body-001' does not match"),
         (
             "{id: WH-BODY-001, reason: r, until: 2026-12-31}",
-            "expectations/0: Additional properties are not allowed ('until' was unexpected)",
+            "expectations/0: unknown field 'until'; allowed here: expires, id, reason",
         ),
     ],
 )

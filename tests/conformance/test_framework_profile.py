@@ -84,8 +84,15 @@ def test_secrets_are_registered_at_load(profiles: Profiles) -> None:
             "target: {base_url: 'http://x', api_key_env: K, api_key: s3cret}\n"
             "stories: {ids: [1], missing_id: 2}\nwebhooks: {probe_url: 'http://x'}\n",
             "target",
-            "'api_key' was unexpected",
+            "unknown field 'api_key' (did you mean 'api_key_env'?); allowed here: api_key_env,",
         ),
+        (
+            "target: {base_ulr: 'http://x', api_key_env: K}\nstories: {ids: [1], missing_id: 2}\n"
+            "webhooks: {probe_url: 'http://x'}\n",
+            "target",
+            "unknown field 'base_ulr' (did you mean 'base_url'?)",
+        ),
+        ("", "(top level)", "the file is empty: it must be a YAML mapping"),
         (
             "target: {base_url: 'http://x', api_key_env: K}\nstories: {ids: [1], missing_id: 2}\n"
             "webhooks: {probe_url: 'http://x'}\nsafety: {max_in_flight: 0}\n",
