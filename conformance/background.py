@@ -92,6 +92,21 @@ def serve_checks(checks: Iterable[tuple[str, Collection[str], Iterable[Any]]]) -
                 _registry[name] = replace(probe, requirement_ids=served)
 
 
+def probes_read(item_marks: Iterable[Any]) -> tuple[str, ...]:
+    """The probes a check reads, from its marks."""
+    return tuple(
+        str(name) for mark in item_marks if mark.name == PROBE_MARKER for name in mark.args
+    )
+
+
+def not_started_because(name: str, include_limit_test: bool) -> str | None:
+    """Why a run does not start the probe (and so skips the checks that read it), or None."""
+    probe = _registry.get(name)
+    if probe is not None and probe.limit_test and not include_limit_test:
+        return LIMIT_TEST_SKIP
+    return None
+
+
 class ProbeCancelled(Exception):
     """A probe's outcome was asked for after the run was interrupted or hit its deadline."""
 
@@ -134,9 +149,9 @@ class Scheduler:
         if self._client is not None and client is not self._client:
             raise RuntimeError("the scheduler was started with another client")
         self._skipped = {
-            probe.name: LIMIT_TEST_SKIP
-            for probe in _registry.values()
-            if probe.limit_test and not include_limit_test
+            name: why
+            for name in _registry
+            if (why := not_started_because(name, include_limit_test)) is not None
         }
         self._client = client
         loop = self._loop

@@ -11,7 +11,7 @@ import pytest
 
 import tines_spec
 from conformance.allure_labels import allure_active, label_for_allure
-from conformance.background import serve_checks
+from conformance.background import not_started_because, probes_read, serve_checks
 from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
 from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
@@ -72,8 +72,18 @@ def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> 
 def plan_lines(items: list[pytest.Item], state: RunState) -> list[str]:
     """The dry run's plan (see `conformance.reporting.plan`)."""
     probes = state.scheduler.plan(state.selected_ids, state.include_limit_test)
+    reads: dict[str, str] = {}
+    not_run: dict[str, str] = {}
+    for item in items:
+        for name in probes_read(item.iter_markers()):
+            reads[item.nodeid] = name
+            why = not_started_because(name, state.include_limit_test)
+            if why is not None:
+                not_run[item.nodeid] = why
     return render_plan(
         planned_checks(items, state),
+        reads=reads,
+        not_run=not_run,
         header=f"plan for {redact(state.profile.target.base_url)} (run {state.run_id}); "
         "nothing will be sent",
         probes=[(probe.name, tuple(probe.requirement_ids)) for probe in probes],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -162,7 +162,12 @@ def render_plan(
     retries: int = 0,
     setup_requests: int = 0,
     run_limit: int | None = None,
+    reads: Mapping[str, str] | None = None,
+    not_run: Mapping[str, str] | None = None,
 ) -> list[str]:
+    """`reads`: the background probe each check reads (its requests are the probe's);
+    `not_run`: why a check will not run (the probe it reads is not started)."""
+    reads, not_run = reads or {}, not_run or {}
     lines = [header, ""]
     if setup_requests:
         lines += ["the set-up check, before any check", f"    most requests: {setup_requests}"]
@@ -174,9 +179,14 @@ def render_plan(
         lines.append(f"    requirements:  {', '.join(check.requirement_ids) or '(none)'}")
         source = "" if check.operations_declared or not check.operations else " (from the spec)"
         lines.append(f"    operations:    {', '.join(check.operations) or '(none found)'}{source}")
+        if check.nodeid in not_run:
+            lines.append(f"    not run:       {not_run[check.nodeid]}")
+            continue
         if check.max_requests is not None:
             total += check.max_requests
             notes = [f"{max_examples} examples + {REPLAYS} replays"] if check.per_example else []
+            if check.nodeid in reads:
+                notes.append(f"it reads the {reads[check.nodeid]} probe's answers")
             notes += [attempts] if attempts else []
             how = f" ({', '.join(notes)})" if notes else ""
             lines.append(f"    most requests: {check.max_requests}{how}")
@@ -187,7 +197,10 @@ def render_plan(
     if probes:
         lines += ["", "background probes, started together before the first check:"]
         lines += [f"    {name}: {', '.join(sorted(ids))}" for name, ids in probes]
-    summary = f"{len(checks)} checks; at most {total} requests from those that declare a bound"
+    skipped = sum(1 for check in checks if check.nodeid in not_run)
+    counted = f"{len(checks)} check{'' if len(checks) == 1 else 's'}"
+    counted += f" ({skipped} not run)" if skipped else ""
+    summary = f"{counted}; at most {total} requests from those that declare a bound"
     if undeclared:
         summary += f", {undeclared} without a declared bound"
     lines += ["", f"{summary}; capped at {rate:g} requests/s and {in_flight} in flight"]

@@ -417,3 +417,25 @@ def test_the_top_level_help_says_where_the_exit_codes_are(
     code, out, _ = main(capsys, "--help")
     assert code == 0
     assert "Each command's --help gives its exit codes" in " ".join(out.split())
+
+
+def test_the_plan_says_which_checks_will_not_run_and_which_read_a_probe(
+    fake_target: FakeTarget, profiles: Profiles
+) -> None:
+    """Without --include-limit-test the limit checks are in the plan as not run, with the flag
+    that runs them; a check whose requests are a background probe's says which probe."""
+    profile = str(profiles.write(fake_target.base_url))
+    without = run_suite_command("run", "--profile", profile, "--dry-run", "--only", "WH-CONC-001")
+    assert without.returncode == 0, without.stdout + without.stderr
+    limit_check = without.stdout.split("checks/test_limits.py::")[1]
+    assert "not run:       the concurrency-limit test runs only with --include-limit-test" in (
+        limit_check
+    )
+    assert "most requests" not in limit_check.split("\n\n")[0]
+    assert "1 check (1 not run);" in without.stdout
+    included = run_suite_command(
+        "run", "--profile", profile, "--dry-run", "--only", "WH-CONC-001", "--include-limit-test"
+    )
+    assert "not run" not in included.stdout
+    assert "it reads the concurrency_burst probe's answers" in included.stdout
+    assert fake_target.requests == 0
