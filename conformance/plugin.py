@@ -55,7 +55,12 @@ from conformance.run_options import CHECKS_DIR, RunOptions, add_pytest_options, 
 from conformance.run_order import open_burst_after
 from conformance.run_settings import load_hypothesis_profile, settle_retries, settle_seed
 from conformance.run_state import STATE, RunState, state_of, usage_exit
-from conformance.selection import check_shares, plan_lines, select
+from conformance.selection import (
+    check_shares,
+    note_collect_error,
+    plan_lines,
+    select,
+)
 from conformance.setup_gate import (
     preflight_of,
     setup_verdicts,
@@ -156,6 +161,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 # ----------------------------------------------------------------------------- collection
 
 
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    state = _current_state()
+    if state is not None and report.failed:
+        note_collect_error(report, state)
+
+
 @pytest.hookimpl(trylast=True)  # after -k and -m, so that the verdicts see the final selection
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -164,6 +175,8 @@ def pytest_collection_modifyitems(
     if state is None:
         return
     select(config, items, state)
+    if state.refused:
+        return
     if state.budget is None:  # a dry run: the shares are what its plan prints
         state.budget = RequestBudget(limit=state.profile.safety.max_requests)
     state.budget.shares = check_shares(items, state)
@@ -338,6 +351,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.target.close()
     log = state.exchange_log
     recording.install(None)
+    if state.refused:
+        session.exitstatus = EXIT_USAGE
     if state.aborted or state.dry_run:
         if log is not None:
             log.close()

@@ -183,6 +183,9 @@ class RunOptions:
             args += [
                 "--tb=no",
                 "-qq",
+                # A check module that does not import is said in one line and refused
+                # (`selection.refuse`, exit 2), not as pytest's "Interrupted" banner.
+                "--continue-on-collection-errors",
                 "--no-header",
                 "-rN",
                 "--disable-warnings",

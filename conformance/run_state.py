@@ -82,6 +82,10 @@ class RunState:
     # The area lines printed in place of pytest's progress (None with --debug).
     progress: AreaProgress | None = None
     _disarm: list[Any] = field(default_factory=list)
+    # Check modules that could not be collected: node ID and the error's last line.
+    collect_errors: list[str] = field(default_factory=list)
+    # The selection was refused at collection (`selection.refuse`): the run exits 2.
+    refused: bool = False
 
     # The options, under the names the hooks read them by.
 

@@ -7,6 +7,8 @@ check carries its requirements' IDs, levels and sentences as JUnit properties an
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import tines_spec
@@ -16,7 +18,7 @@ from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
 from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
 from conformance.run_order import order_checks
-from conformance.run_state import RunState, usage_exit
+from conformance.run_state import RunState
 from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
 
@@ -27,20 +29,13 @@ def selected_requirements(levels: tuple[str, ...], only: tuple[str, ...]) -> fro
 
 
 def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> None:
-    """Deselect what the run does not ask for, order the rest, and label what is kept."""
+    """Deselect what the run does not ask for, order the rest, and label what is kept; or, for
+    a selection that cannot run, say why and keep nothing (`refuse`)."""
+    problem = _unrunnable(items, state)
+    if problem is not None:
+        refuse(config, items, state, problem)
+        return
     catalogue = tines_spec.catalogue()
-    bad = [
-        f"{item.nodeid} names {rid}"
-        for item in items
-        for rid in requirement_ids(item)
-        if rid not in catalogue
-    ]
-    if bad:
-        usage_exit(f"unknown requirement ID in a check's marker: {'; '.join(bad[:5])}")
-    try:
-        serve_checks((item.nodeid, requirement_ids(item), item.iter_markers()) for item in items)
-    except LookupError as exc:
-        usage_exit(str(exc))
     selected = selected_requirements(state.levels, state.only)
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
@@ -48,12 +43,13 @@ def select(config: pytest.Config, items: list[pytest.Item], state: RunState) -> 
         ids = set(requirement_ids(item))
         keep = bool(ids & selected) if ids else not state.only
         (kept if keep else dropped).append(item)
+    if not kept:
+        asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
+        refuse(config, items, state, f"no check covers {asked}: nothing would run")
+        return
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    if not kept:
-        asked = ", ".join(state.only) if state.only else f"level {', '.join(state.levels)}"
-        usage_exit(f"no check covers {asked}: nothing would run")
     state.last_webhook_check = order_checks(items)
     state.selected_ids = tuple(r.id for r in catalogue.requirements if r.id in selected)
     allure_on = allure_active(config)
@@ -107,3 +103,44 @@ def check_shares(items: list[pytest.Item], state: RunState) -> dict[str, int]:
     return {
         c.nodeid: c.max_requests for c in planned_checks(items, state) if c.max_requests is not None
     }
+
+
+def note_collect_error(report: pytest.CollectReport, state: RunState) -> None:
+    """Keep a check module's collection error (its last line) for `select` to say."""
+    lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+    said = lines[-1].removeprefix("E").strip() if lines else "cannot be collected"
+    state.collect_errors.append(f"{report.nodeid}: {said}")
+
+
+def _unrunnable(items: list[pytest.Item], state: RunState) -> str | None:
+    """Why the collected checks cannot run at all, if they cannot."""
+    if state.collect_errors:
+        # A check module that does not import would otherwise leave its requirements untested,
+        # or the run empty, with pytest's error hidden by the quiet terminal.
+        return f"a check module cannot be loaded: {'; '.join(state.collect_errors[:3])}"
+    catalogue = tines_spec.catalogue()
+    bad = [
+        f"{item.nodeid} names {rid}"
+        for item in items
+        for rid in requirement_ids(item)
+        if rid not in catalogue
+    ]
+    if bad:
+        return f"unknown requirement ID in a check's marker: {'; '.join(bad[:5])}"
+    try:
+        serve_checks((item.nodeid, requirement_ids(item), item.iter_markers()) for item in items)
+    except LookupError as exc:
+        return str(exc)
+    return None
+
+
+def refuse(config: pytest.Config, items: list[pytest.Item], state: RunState, why: str) -> None:
+    """A usage error found at collection: one line, nothing run, nothing sent, exit 2.
+
+    Not `pytest.exit`: raised once collection has begun, pytest shows it only as its interrupt
+    banner; here the run deselects every check and the plugin sets the exit code at the end."""
+    print(f"conformance: {redact(why)}", file=sys.stderr, flush=True)
+    state.aborted = True
+    state.refused = True
+    config.hook.pytest_deselected(items=list(items))
+    items.clear()

@@ -439,3 +439,32 @@ def test_the_plan_says_which_checks_will_not_run_and_which_read_a_probe(
     assert "not run" not in included.stdout
     assert "it reads the concurrency_burst probe's answers" in included.stdout
     assert fake_target.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"),
+    [
+        ("def broken(:\n", "a check module cannot be loaded: checks/test_broken.py: SyntaxError"),
+        (None, "no check covers level MAY: nothing would run"),
+    ],
+)
+def test_a_selection_that_cannot_run_is_one_line_and_exit_2(
+    fake_target: FakeTarget, profiles: Profiles, tmp_path: Path, broken: str | None, said: str
+) -> None:
+    """Found at collection: said in the suite's one line, not as pytest's collection error or
+    its interrupt banner, and no check sends anything."""
+    profile = profiles.write(fake_target.base_url)
+    checks = write_checks(tmp_path, SAMPLE_CHECKS)
+    levels = "must" if broken else "may"
+    if broken:
+        (checks / "test_broken.py").write_text(broken, encoding="utf-8")
+    result = run_suite_command(
+        "run", "--profile", str(profile), "--checks", str(checks), "--levels", levels
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"conformance: {said}"), line
+    for internal in ("Interrupted", "_pytest", "!!!", "error in"):
+        assert internal not in result.stdout + result.stderr
+    no_traceback(result)
+    assert "[1/" not in result.stdout  # no area started: no check ran
