@@ -138,6 +138,11 @@ def state_of(config: pytest.Config) -> RunState | None:
     return config.stash.get(STATE, None)
 
 
+def usage_line(message: str) -> str:
+    """The one line a usage error is said in."""
+    return f"conformance: {redact(message)}"
+
+
 def usage_exit(message: str) -> NoReturn:
     """End the session before it runs, with one line and the usage exit code."""
-    pytest.exit(f"conformance: {redact(message)}", returncode=EXIT_USAGE)
+    pytest.exit(usage_line(message), returncode=EXIT_USAGE)

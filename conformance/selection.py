@@ -18,7 +18,7 @@ from conformance.redaction import redact
 from conformance.reporting.outcomes import CheckOutcome
 from conformance.reporting.plan import PlannedCheck, plan_check, render_plan, requirement_ids
 from conformance.run_order import order_checks
-from conformance.run_state import RunState
+from conformance.run_state import RunState, usage_line
 from conformance.setup_check import MAX_REQUESTS as SETUP_MAX_REQUESTS
 
 
@@ -139,7 +139,7 @@ def refuse(config: pytest.Config, items: list[pytest.Item], state: RunState, why
 
     Not `pytest.exit`: raised once collection has begun, pytest shows it only as its interrupt
     banner; here the run deselects every check and the plugin sets the exit code at the end."""
-    print(f"conformance: {redact(why)}", file=sys.stderr, flush=True)
+    print(usage_line(why), file=sys.stderr, flush=True)
     state.aborted = True
     state.refused = True
     config.hook.pytest_deselected(items=list(items))

@@ -245,6 +245,16 @@ def _precondition(reason: str) -> str:
 _MORE = re.compile(r" \(and \d+ more\)$")
 
 
+def reason_alone(result: RequirementResult) -> str:
+    """A verdict's reason without the check it came from (`_first` puts the node ID before it
+    and counts the other checks after it), so that requirements of several checks that share a
+    reason can be said together."""
+    reason = result.reason or ""
+    for test in result.tests:
+        reason = reason.removeprefix(f"{test}: ")
+    return _MORE.sub("", reason)
+
+
 def _first(outcomes: Sequence[CheckOutcome], requirement_id: str | None = None) -> str:
     head = outcomes[0]
     more = f" (and {len(outcomes) - 1} more)" if len(outcomes) > 1 else ""

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from conformance.redaction import redact
-from conformance.reporting.outcomes import PRECONDITION, STATUSES, RunSummary
+from conformance.reporting.outcomes import PRECONDITION, STATUSES, RunSummary, reason_alone
 
 
 def _clip(text: str, width: int) -> str:
@@ -73,10 +73,7 @@ def _incomplete_because(summary: RunSummary) -> list[str]:
     by_reason: dict[tuple[str, str], list[str]] = {}
     for r in summary.requirements:
         if r.status in ("skipped", "untested"):
-            reason = r.reason or "no reason given"
-            # Said once for the requirements of several checks: without the check's node ID.
-            for test in r.tests:
-                reason = reason.removeprefix(f"{test}: ")
+            reason = reason_alone(r) or "no reason given"
             by_reason.setdefault((r.status, reason), []).append(r.id)
     lines = [
         f"incomplete: {len(ids)} {status} ({', '.join(ids)}): {reason}"
