@@ -136,6 +136,8 @@ class RunHandle:
     failure: str | None = None
     # Set once the run's last event has completed it in the same write (`_StoryState.linear`).
     ended: bool = False
+    # How many events the run has emitted: the next one's place in it, as stored.
+    events: int = 0
 
     async def stored(self) -> None:
         """Wait until the run's row is committed (its response URL answers from then on).
@@ -339,8 +341,15 @@ class Engine:
         stored_id = state.stored_ids[action.id]
         receivers = state.receivers[action.id]
         ends_run = is_exit and state.linear and not receivers
+        handle.events += 1
         written = self._store.record_event(
-            event_id, handle.run_id, stored_id, emitted, result=is_exit, ends_run=ends_run
+            event_id,
+            handle.run_id,
+            handle.events,
+            stored_id,
+            emitted,
+            result=is_exit,
+            ends_run=ends_run,
         )
         if is_exit:
             await asyncio.wrap_future(written)

@@ -33,6 +33,7 @@ def insert_run(run_id: str, scope: str, now: float) -> Write:
 def insert_event(
     event_id: str,
     run_id: str,
+    seq: int,
     action_id: str,
     text: str,
     now: float,
@@ -49,9 +50,9 @@ def insert_event(
 
     def write(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "INSERT INTO events (id, run_id, action_id, payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (event_id, run_id, action_id, text, now),
+            "INSERT INTO events (run_id, seq, id, action_id, payload, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, seq, event_id, action_id, text, now),
         )
         if ends_run:
             conn.execute(

@@ -55,7 +55,7 @@ from typing import Any
 
 from reference_impl import run_writes
 from reference_impl.payloads import UnstorableError, payload_text
-from reference_impl.run_records import SCHEMA, RunRecord, RunStatus
+from reference_impl.run_records import RunRecord, RunStatus, prepare
 from reference_impl.run_writes import Write
 from reference_impl.written import Outcome, Written, settle
 
@@ -95,8 +95,7 @@ class RunStore:
         if not self._memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = self._connect(path)
-        self._writer_conn.executescript(SCHEMA)
-        self._writer_conn.commit()
+        prepare(self._writer_conn)
         self._read_lock = threading.Lock()
         self._reader_conn = self._writer_conn if self._memory else self._connect(path)
         # With one shared connection the reader lock also guards the writer's transactions.
@@ -260,13 +259,15 @@ class RunStore:
         self,
         event_id: str,
         run_id: str,
+        seq: int,
         action_id: str,
         payload: Any,
         *,
         result: bool = False,
         ends_run: bool = False,
     ) -> Written[None]:
-        """Store an event; with `result=True` it becomes the run's result unless one exists, and
+        """Store a run's event, `seq` its place in the run (1, 2, ...: the order `events_of` gives
+        back); with `result=True` it becomes the run's result unless one exists, and
         with `ends_run=True` (the run's last event) it also completes the run if still running.
 
         A payload `payload_text` refuses gives a failed future at once; nothing is queued.
@@ -281,7 +282,7 @@ class RunStore:
                 return self._refused(exc)
             self._last_payload, self._last_text = payload, text
         write = run_writes.insert_event(
-            event_id, run_id, action_id, text, now, result=result, ends_run=ends_run
+            event_id, run_id, seq, action_id, text, now, result=result, ends_run=ends_run
         )
         return self._submit(write, batched=True)
 
@@ -312,7 +313,8 @@ class RunStore:
         with self._read_lock:
             row = self._reader_conn.execute(
                 "SELECT r.id, r.scope, r.status, e.id, e.action_id, e.payload"
-                " FROM runs r LEFT JOIN events e ON e.id = r.result_event_id WHERE r.id = ?",
+                " FROM runs r LEFT JOIN events e ON e.run_id = r.id AND e.id = r.result_event_id"
+                " WHERE r.id = ?",
                 (run_id,),
             ).fetchone()
         if row is None:
@@ -330,7 +332,7 @@ class RunStore:
         """Every event of a run as (event_id, action_id, payload), oldest first."""
         with self._read_lock:
             rows = self._reader_conn.execute(
-                "SELECT id, action_id, payload FROM events WHERE run_id = ? ORDER BY rowid",
+                "SELECT id, action_id, payload FROM events WHERE run_id = ? ORDER BY seq",
                 (run_id,),
             ).fetchall()
         return [(r[0], r[1], json.loads(r[2])) for r in rows]

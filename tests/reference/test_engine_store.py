@@ -42,9 +42,9 @@ def probe_event(exit: Any, delay: Any = None) -> dict[str, Any]:
 def test_store_round_trip_and_first_result_wins(tmp_path: Path) -> None:
     store = RunStore(str(tmp_path / "sub" / "db.sqlite3"))
     store.create_run("r1", "scope").result()
-    store.record_event("e0", "r1", "1", {"body": {}}).result()
-    store.record_event("e1", "r1", "2", {"x": 1}, result=True).result()
-    store.record_event("e2", "r1", "3", {"x": 2}, result=True).result()
+    store.record_event("e0", "r1", 1, "1", {"body": {}}).result()
+    store.record_event("e1", "r1", 2, "2", {"x": 1}, result=True).result()
+    store.record_event("e2", "r1", 3, "3", {"x": 2}, result=True).result()
     record = store.get_run("r1")
     assert record is not None
     assert (record.status, record.event_id, record.action_id, record.payload) == (
@@ -73,15 +73,15 @@ def test_store_round_trip_and_first_result_wins(tmp_path: Path) -> None:
 def test_an_event_that_ends_its_run_completes_it_in_the_same_write() -> None:
     store = RunStore(":memory:")
     store.create_run("r1", "s").result()
-    store.record_event("e1", "r1", "2", {"x": 1}, result=True, ends_run=True).result()
+    store.record_event("e1", "r1", 2, "2", {"x": 1}, result=True, ends_run=True).result()
     record = store.get_run("r1")
     assert record is not None
     assert (record.status, record.event_id, record.payload) == ("completed", "e1", {"x": 1})
     # A run that already has a result and an end keeps both.
     store.create_run("r2", "s").result()
-    store.record_event("e2", "r2", "2", {"x": 2}, result=True).result()
+    store.record_event("e2", "r2", 2, "2", {"x": 2}, result=True).result()
     store.fail_run("r2").result()
-    store.record_event("e3", "r2", "3", {"x": 3}, result=True, ends_run=True).result()
+    store.record_event("e3", "r2", 3, "3", {"x": 3}, result=True, ends_run=True).result()
     kept = store.get_run("r2")
     assert kept is not None
     assert (kept.status, kept.event_id) == ("failed", "e2")

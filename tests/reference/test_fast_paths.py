@@ -178,9 +178,9 @@ def test_one_payload_stored_twice_is_stored_as_the_same_text(tmp_path: Path) -> 
     try:
         writes = [
             store.create_run("r1", "s"),
-            store.record_event("e1", "r1", "1", payload),
-            store.record_event("e2", "r1", "2", payload),
-            store.record_event("e3", "r1", "3", {"other": True}),
+            store.record_event("e1", "r1", 1, "1", payload),
+            store.record_event("e2", "r1", 2, "2", payload),
+            store.record_event("e3", "r1", 3, "3", {"other": True}),
         ]
         for written in writes:  # off the loop: concurrent futures
             assert isinstance(written, concurrent.futures.Future)

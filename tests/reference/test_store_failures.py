@@ -67,7 +67,7 @@ def test_an_unstorable_event_is_refused_before_it_is_queued(payload: Any) -> Non
     store = RunStore(":memory:")
     try:
         _off_loop(store.create_run("r1", "s")).result(timeout=5)
-        written = store.record_event("e1", "r1", "1", payload, result=True)
+        written = store.record_event("e1", "r1", 1, "1", payload, result=True)
         assert written.done()  # failed at once: nothing reached the writer
         assert isinstance(written.exception(), UnstorableError)
         _off_loop(store.finish_run("r1")).result(timeout=5)
