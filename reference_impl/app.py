@@ -16,12 +16,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from reference_impl.error_answers import http_error, server_error
+from reference_impl.error_answers import client_left, http_error, server_error
 from reference_impl.runtime import Runtime, WebhookEntry, build_runtime
 from reference_impl.stories_api import StoriesApi
 from reference_impl.story_admin import story_admin_routes
@@ -60,7 +60,11 @@ def build_app(runtime: Runtime) -> ASGIApp:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            ClientDisconnect: client_left,
+            Exception: server_error,
+        },
     )
     return StoriesApi(runtime, WebhookApi(make_webhook(runtime), app))
 

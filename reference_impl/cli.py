@@ -29,7 +29,7 @@ import tines_spec
 from reference_impl.app import Runtime, build_app, build_runtime
 from reference_impl.config import API_KEY_ENV, ConfigError, ServerConfig, parse_config
 from reference_impl.fixtures import FixtureError, Story, builtin_fixtures, load_fixtures
-from reference_impl.http_limits import BodyDeadline, limited_protocol
+from reference_impl.http_limits import limited_protocol
 
 __all__ = ["main", "profile_for"]
 
@@ -183,8 +183,8 @@ def serve(config: ServerConfig) -> int:
     if config.profile_out is not None:
         _write_profile(config.profile_out, profile_for(runtime, config.public_url or base_url))
     uv_config = uvicorn.Config(
-        BodyDeadline(build_app(runtime), config.body_timeout),
-        # httptools, else h11, with the header, unread-body and head size limits built on it.
+        build_app(runtime),
+        # httptools, else h11, with the header and body deadlines and head size limit built on.
         http=limited_protocol(config.header_timeout, config.body_timeout, config.max_header_bytes),
         h11_max_incomplete_event_size=config.max_header_bytes,
         timeout_keep_alive=config.keep_alive_timeout,

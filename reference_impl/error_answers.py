@@ -15,7 +15,15 @@ from starlette.responses import Response
 import tines_spec
 from reference_impl.negotiation import JSON_TYPE, render_json
 
-__all__ = ["error_bytes", "error_response", "http_error", "is_webhook", "server_error"]
+__all__ = [
+    "client_left",
+    "error_bytes",
+    "error_response",
+    "http_error",
+    "is_webhook",
+    "is_webhook_path",
+    "server_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +51,26 @@ def error_response(
     return response
 
 
+def is_webhook_path(path: str) -> bool:
+    return path.startswith("/webhook/")
+
+
 def is_webhook(request: Request) -> bool:
-    return request.url.path.startswith("/webhook/")
+    return is_webhook_path(request.url.path)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, exc.detail, webhook=is_webhook(request), headers=headers)
+
+
+async def client_left(request: Request, exc: Exception) -> Response:
+    """The client went away before its body was complete (or its body deadline closed the
+    connection): the answer goes nowhere, and the log has nothing to say of it."""
+    return error_response(
+        400, "the client left before the request body was complete", webhook=is_webhook(request)
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -1,22 +1,25 @@
-"""Time limits on reading a request, which uvicorn does not set: head, body, unread rest.
+"""Time limits on reading a request, which uvicorn does not set: head and body.
 
 uvicorn bounds an idle keep-alive connection (`timeout_keep_alive`) and the size of a request's
 head (`h11_max_incomplete_event_size`), but not the time a client takes to send them: a client
 that sends its headers a byte at a time (slowloris), or a body shorter than its Content-Length,
-holds its connection, and for the body the request's task, for as long as it likes. Two pieces
-close that gap:
+holds its connection, and for the body the request's task, for as long as it likes. uvicorn's two
+protocol classes, each with one timer per connection, close that gap:
 
-- `limited_h11`: uvicorn's h11 protocol with a timer per request. The request line and headers
-  must be complete within the header timeout of the connection opening (or of the first byte of
-  a later request on it), else the client gets 408 with the JSON error body and the connection is
-  closed. When the app has answered without reading the whole body (a 404, a 413), the rest must
-  arrive within the body timeout, else the connection is closed. It also answers uvicorn's own 400
-  for a request that is not HTTP with the JSON error body, instead of text/plain.
-- `BodyDeadline`: ASGI middleware. The whole body must reach the app within the body timeout of
-  its headers, else 408 with the JSON error body and `Connection: close`. A client that goes away
-  mid-body gets a 400 nobody reads, rather than an exception in the log.
+- `limited_httptools` (served when httptools imports) and `limited_h11` (the fallback). The
+  request line and headers must be complete within the header timeout of the connection opening
+  (or of the first byte of a later request on it), else the client gets 408 with the JSON error
+  body and the connection is closed. The body must be complete within the body timeout of the
+  read that completed the headers, else the client gets 408 with the JSON error body (and
+  `X-Tines-Status: error` on a webhook) when nothing was answered yet, and the connection is
+  closed either way: the app, if still reading, reads a disconnect (`error_answers.client_left`).
+  Both answer a request that is not HTTP with the JSON 400 instead of uvicorn's text/plain.
 
-Hand-written, on uvicorn's h11 protocol class: uvicorn (0.54) has no option for either limit, and
+The body's deadline is the protocol's, not an ASGI middleware's `asyncio.timeout` around each
+`receive`: a body that came with its headers, the usual request, then costs no timer at all,
+where a timeout per request was a twentieth of the webhook's CPU.
+
+Hand-written, on uvicorn's protocol classes: uvicorn (0.55) has no option for either limit, and
 the usual answer, a reverse proxy in front (nginx's client_header_timeout), is not something a
 test server started by `reference-impl serve` can rely on.
 """
@@ -24,48 +27,63 @@ test server started by `reference-impl serve` can rely on.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import h11
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from reference_impl.negotiation import render_json
+import tines_spec
+from reference_impl.error_answers import error_bytes, is_webhook_path
 
-__all__ = ["BodyDeadline", "limited_h11", "limited_httptools", "limited_protocol"]
+__all__ = ["limited_h11", "limited_httptools", "limited_protocol"]
+
+_WEBHOOK_ERROR = f"{tines_spec.metadata_headers().status.lower()}: error\r\n"
 
 
-def _error_body(message: str) -> bytes:
-    return render_json({"errors": [{"message": message}]})
-
-
-def _raw_response(status: int, reason: str, body: bytes) -> bytes:
-    """A whole response with `Connection: close`, for when h11 has no request to answer."""
+def _raw_response(status: int, reason: str, message: str, *, webhook: bool = False) -> bytes:
+    """A whole response with the JSON error body and `Connection: close`, written straight to
+    the transport: there is no request to answer yet, or the app's answer is to be dropped."""
+    body = error_bytes(message)
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        f"content-length: {len(body)}\r\n{_WEBHOOK_ERROR if webhook else ''}"
+        "connection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
 
 
+class _Late:
+    """The 408s of one limited protocol class, built once."""
+
+    def __init__(self, header_timeout: float, body_timeout: float) -> None:
+        late = "Request Timeout"
+        self.head = _raw_response(
+            408, late, f"the request headers did not arrive within {header_timeout:g} s"
+        )
+        body = f"the request body did not arrive within {body_timeout:g} s"
+        self.body = _raw_response(408, late, body)
+        self.webhook_body = _raw_response(408, late, body, webhook=True)
+
+
 class _ReadTimer:
     """The one timer of a limited connection, which both protocol classes share: armed for the
-    head ("head": a late one is answered `_head_late`) or for the unread rest of a body ("rest"),
-    it closes the connection when it expires. Each class sets the seconds and the answer."""
+    head ("head") or for the body ("body"), it answers 408 when nothing was answered yet and
+    closes the connection when it expires. Each class sets the seconds and the answers."""
 
     _head_seconds: float
-    _rest_seconds: float
-    _head_late: bytes
+    _body_seconds: float
+    _late: _Late
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
+    cycle: Any  # uvicorn's RequestResponseCycle of the request being read, if any
     _timer: asyncio.TimerHandle | None = None
-    _timing: str | None = None  # "head" or "rest": what the armed timer waits for
+    _timing: str | None = None  # "head" or "body": what the armed timer waits for
 
     def _arm(self, timing: str) -> None:
         if self._timing == timing:
             return  # a deadline runs from the start of what it waits for, not the last byte
         self._disarm()
-        seconds = self._head_seconds if timing == "head" else self._rest_seconds
+        seconds = self._head_seconds if timing == "head" else self._body_seconds
         self._timing = timing
         self._timer = self.loop.call_later(seconds, self._expired)
 
@@ -80,21 +98,24 @@ class _ReadTimer:
         if self.transport.is_closing():
             return
         if timing == "head":
-            self.transport.write(self._head_late)
+            self.transport.write(self._late.head)
+        else:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_started:
+                # Closing tells the app (uvicorn's connection_lost): it reads a disconnect, and
+                # what it sends after it goes nowhere.
+                webhook = is_webhook_path(cycle.scope["path"])
+                self.transport.write(self._late.webhook_body if webhook else self._late.body)
         self.transport.close()
 
 
 def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]:
     """uvicorn's h11 protocol class with these limits (uvicorn instantiates it per connection)."""
-    head_late = _raw_response(
-        408,
-        "Request Timeout",
-        _error_body(f"the request headers did not arrive within {header_timeout:g} s"),
-    )
+    late = _Late(header_timeout, body_timeout)
 
     class LimitedH11Protocol(_ReadTimer, H11Protocol):
         parser_name = "h11"
-        _head_seconds, _rest_seconds, _head_late = header_timeout, body_timeout, head_late
+        _head_seconds, _body_seconds, _late = header_timeout, body_timeout, late
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -122,7 +143,7 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
                 if cycle.response_started:
                     self.transport.close()
                     return
-            body = _error_body("the request is not valid HTTP/1.1")
+            body = error_bytes("the request is not valid HTTP/1.1")
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -145,11 +166,10 @@ def limited_h11(header_timeout: float, body_timeout: float) -> type[H11Protocol]
                     self._arm("head")  # part of a request head is in: it has a deadline
                 else:
                     self._disarm()  # idle between requests: uvicorn's keep-alive timer's job
-            elif state is h11.SEND_BODY and self.cycle is not None and self.cycle.response_complete:
-                self._arm("rest")  # answered without reading the body: it has a deadline
+            elif state is h11.SEND_BODY:
+                self._arm("body")  # the headers are in and the body is not: it has a deadline
             else:
-                # Reading the body (BodyDeadline's job, the app's pace), or the request is in.
-                self._disarm()
+                self._disarm()  # the request is in
 
     return LimitedH11Protocol
 
@@ -165,16 +185,12 @@ def limited_httptools(
     """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    head_late = _raw_response(
-        408,
-        "Request Timeout",
-        _error_body(f"the request headers did not arrive within {header_timeout:g} s"),
-    )
-    not_http = _raw_response(400, "Bad Request", _error_body("the request is not valid HTTP/1.1"))
+    late = _Late(header_timeout, body_timeout)
+    not_http = _raw_response(400, "Bad Request", "the request is not valid HTTP/1.1")
 
     class LimitedHttpToolsProtocol(_ReadTimer, HttpToolsProtocol):
         parser_name = "httptools"
-        _head_seconds, _rest_seconds, _head_late = header_timeout, body_timeout, head_late
+        _head_seconds, _body_seconds, _late = header_timeout, body_timeout, late
         _in_head = True  # between a message's first byte (or the connection's) and its headers
         _head_bytes = 0
         _message_done = False
@@ -199,6 +215,10 @@ def limited_httptools(
                     # Armed only now, for a head that did not come whole in one read: the usual
                     # request costs no timer.
                     self._arm("head")
+            elif not self._message_done and not self.transport.is_closing():
+                # The headers are in and the body is not (it did not come with them, or the
+                # app answered without reading it): the body has a deadline.
+                self._arm("body")
             self._begun = False
 
         def send_400_response(self, msg: str) -> None:
@@ -212,23 +232,16 @@ def limited_httptools(
 
         def on_headers_complete(self) -> None:
             self._in_head, self._head_bytes = False, 0
-            self._disarm()  # the body is read at the app's pace, under BodyDeadline
+            self._disarm()  # the body's deadline, if it needs one, is armed after the read
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             # From here the bytes that come are the next request's head.
             self._message_done, self._in_head, self._head_bytes = True, True, 0
             self._begun = False
-            if self._timing == "rest":
+            if self._timing == "body":
                 self._disarm()
             super().on_message_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            # Answered without reading the whole body (and no later request has begun): the rest
-            # of the body has a deadline.
-            if not (self._message_done or self._in_head or self.transport.is_closing()):
-                self._arm("rest")
 
     return LimitedHttpToolsProtocol
 
@@ -243,65 +256,3 @@ def limited_protocol(
     except ImportError:
         return limited_h11(header_timeout, body_timeout)
     return limited_httptools(header_timeout, body_timeout, max_header_bytes)
-
-
-class BodyDeadline:
-    """ASGI middleware: the request body must arrive within `seconds` of the request's start."""
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        deadline = asyncio.get_running_loop().time() + self.seconds
-        complete = False
-        started = False
-
-        async def timed_receive() -> Message:
-            nonlocal complete
-            if complete:
-                return await receive()  # after the body: a disconnect, whenever it comes
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise HTTPException(
-                    408,
-                    f"the request body did not arrive within {self.seconds:g} s",
-                    headers={"Connection": "close"},
-                ) from None
-            if message["type"] == "http.disconnect":
-                # Raised as a client error, not Starlette's ClientDisconnect, which its error
-                # middleware would log with a traceback: the client is gone, nobody reads this.
-                raise HTTPException(400, "the client left before the request body was complete")
-            if not message.get("more_body", False):
-                complete = True
-            return message
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, watched_send)
-        except HTTPException as exc:
-            # Raised outside Starlette's exception handlers (a bare ASGI route read the body).
-            if started:
-                raise
-            body = _error_body(exc.detail)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": exc.status_code,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})

@@ -14,13 +14,13 @@ import re
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import tines_spec
 from reference_impl.engine import ExitEvent, FailedRun, RunFailedError, RunHandle, RunOutcome
-from reference_impl.error_answers import error_response, http_error, server_error
+from reference_impl.error_answers import client_left, error_response, http_error, server_error
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
 from reference_impl.runtime import Runtime, WebhookEntry
 from reference_impl.store import UnstorableError, payload_text
@@ -260,6 +260,8 @@ class WebhookApi:
                     response = await self.endpoint(request)
                 except HTTPException as exc:
                     response = await http_error(request, exc)
+                except ClientDisconnect as exc:
+                    response = await client_left(request, exc)
                 except Exception as exc:
                     response = await server_error(request, exc)
                 await response(scope, receive, send)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,9 +63,16 @@ async def wait_until_async(
 class ServerProcess:
     """One reference server process, its base URL and the profile it wrote."""
 
-    def __init__(self, tmp: Path, db: str, *extra: str, api_key: str | None = API_KEY) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        db: str,
+        *extra: str,
+        api_key: str | None = API_KEY,
+        env_extra: Mapping[str, str] | None = None,
+    ) -> None:
         self.profile_path = tmp / f"profile-{time.monotonic_ns()}.yaml"
-        env = {k: v for k, v in os.environ.items() if k != "TINES_API_KEY"}
+        env = {k: v for k, v in os.environ.items() if k != "TINES_API_KEY"} | dict(env_extra or {})
         if api_key is not None:
             env["TINES_API_KEY"] = api_key
         self.stderr_path = tmp / f"stderr-{time.monotonic_ns()}.log"

@@ -1,9 +1,12 @@
-"""Slow and stalled clients: the header, body and unread-body timeouts close what they would
-hold, and what is not HTTP gets the JSON error body. Raw sockets: httpx sends whole requests."""
+"""Slow and stalled clients: the header and body timeouts close what they would hold, and what
+is not HTTP gets the JSON error body. Raw sockets: httpx sends whole requests. Every test runs
+on both protocols the server can serve: httptools, and h11 where httptools does not import."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -13,6 +16,7 @@ import tines_spec
 
 from .conftest import ServerProcess
 from .hostile import (
+    AUTH,
     assert_no_traceback,
     assert_sigterm_stops,
     assert_still_serving,
@@ -27,9 +31,20 @@ TIMEOUT = 1.0
 HELD = TIMEOUT + 4
 
 
-@pytest.fixture(scope="module")
-def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def slow(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("timeouts")
+    env: dict[str, str] = {}
+    if request.param == "h11":
+        # An httptools that does not import, first on the path: the server falls back to h11.
+        hidden = tmp / "no-httptools" / "httptools"
+        hidden.mkdir(parents=True)
+        (hidden / "__init__.py").write_text("raise ImportError('hidden for the h11 tests')\n")
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(hidden.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
     proc = ServerProcess(
         tmp,
         str(tmp / "db.sqlite3"),
@@ -39,7 +54,9 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         str(TIMEOUT),
         "--body-timeout",
         str(TIMEOUT),
+        env_extra=env,
     )
+    assert f"parser {request.param}" in proc.stderr_path.read_text()
     yield proc
     try:
         assert_no_traceback(proc)
@@ -84,6 +101,29 @@ def test_a_body_shorter_than_its_content_length_gets_408(slow: ServerProcess) ->
     _assert_json_error(raw, 408)
     assert b"x-tines-status: error" in raw.lower()
     assert_still_serving(slow)
+
+
+@pytest.mark.parametrize("route", ["webhook", "story import"])
+def test_a_client_that_leaves_mid_body_is_forgotten_without_an_error(
+    slow: ServerProcess, route: str
+) -> None:
+    """The webhook reads its body itself, the import through Starlette: neither logs the leave."""
+    target = _path(slow) if route == "webhook" else b"/api/v1/stories/import"
+    request = (
+        b"POST " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: " + AUTH["Authorization"].encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b'{"exit": '
+    )
+    before = slow.stderr_path.read_text()
+    parts = urlsplit(slow.base_url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80)) as conn:
+        conn.sendall(request)
+    # The close reaches the one event loop before this probe's connection, whose answer takes
+    # several turns of the loop more (a run, a commit) than the disconnect's handling.
+    assert_still_serving(slow)
+    after = slow.stderr_path.read_text()[len(before) :]
+    assert " ERROR " not in after, after
+    assert " WARNING " not in after, after
 
 
 def test_an_unread_short_body_does_not_hold_the_connection(slow: ServerProcess) -> None:
