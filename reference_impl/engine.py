@@ -10,6 +10,11 @@ it emits to its receivers, each receiver on a branch of its own, so branches run
 - `exit`: a transform whose event is a result of the run. The first exit event of a run is *the*
   result (the document's "first exit action to execute"); later ones are stored, not returned.
 
+A run is walked on `submit`, in the caller's turn of the loop, branch after branch, up to its end
+or its first wait: a delay that sleeps is the only thing that makes a task, and an exit's event
+becomes the result in a callback of its write's commit. A run that never sleeps (the probe's)
+costs no task, no coroutine and no extra turn of the loop.
+
 Concurrency: each story has `max_concurrent_runs` slots. A run beyond them is queued (never
 dropped) and started, oldest first, when a slot frees; `submit` says whether it was queued so
 that the caller can answer at once. A slot is held until every branch of the run has finished.
@@ -138,6 +143,11 @@ class RunHandle:
     ended: bool = False
     # How many events the run has emitted: the next one's place in it, as stored.
     events: int = 0
+    # What keeps the run from its end: branches being walked or asleep, exit writes not yet
+    # committed. Its slot is held until the last of them.
+    open: int = 0
+    # A fault lost the run (`Engine._lose`): it ends abandoned.
+    lost: bool = False
 
     async def stored(self) -> None:
         """Wait until the run's row is committed (its response URL answers from then on).
@@ -176,6 +186,10 @@ class _StoryState:
             for a in graph.actions
             if a.kind != "webhook"
         }
+
+
+# `Engine._walk`'s "the action has not emitted yet": None is an event like any other.
+_NOT_YET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -268,79 +282,85 @@ class Engine:
 
     # ------------------------------------------------------------------ running
     def _start(self, state: _StoryState, handle: RunHandle, event: Any) -> None:
+        """Walk the run from its entry, here and now: no task for a run that never waits."""
         state.running += 1
-        task = asyncio.create_task(self._run(state, handle, event), name=f"run-{handle.run_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        handle.open = 1
+        context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
+        self._walk(state, handle, state.entry, event, context)
 
-    async def _run(self, state: _StoryState, handle: RunHandle, event: Any) -> None:
-        try:
-            context: dict[str, Any] = {"META": self._meta[state.graph.story_id]}
-            await self._perform(state, handle, state.entry, event, context)
-            if handle.ended:
-                pass  # its last event completed it
-            elif handle.result.done():
-                # Not awaited: nobody waits on it, and the single writer keeps it after the events.
-                self._store.finish_run(handle.run_id)
-            else:
-                await self._fail(handle, handle.failure or "no exit action emitted an event")
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # The run is lost to a fault (an engine bug, a write the store refused): its answer
-            # fails now rather than at the exit timeout, and its response URL says abandoned
-            # rather than pending for ever.
-            log.exception("run of story %s failed", state.graph.story_id)
-            if not handle.result.done():
-                handle.result.set_exception(RunFailedError(str(exc)))
-                handle.result.add_done_callback(_retrieve)  # nobody may be waiting any more
-            self._store.abandon_run(handle.run_id)
-        finally:
-            state.running -= 1
-            if state.queue and not self._stopping:
-                queued, queued_event = state.queue.popleft()
-                self._start(state, queued, queued_event)
-
-    async def _fail(self, handle: RunHandle, reason: str) -> None:
-        """Store the run as failed, then resolve its result: the answer follows the record."""
-        try:
-            await asyncio.wrap_future(self._store.fail_run(handle.run_id))
-        except Exception:
-            # Stays `running` in the store, so shutdown marks it abandoned; the live answer
-            # still ends now rather than at the exit timeout.
-            log.exception("run %s could not be stored as failed", handle.run_id)
-        if not handle.result.done():
-            handle.result.set_result(FailedRun(reason))
-
-    async def _perform(
+    def _walk(
         self,
         state: _StoryState,
         handle: RunHandle,
         action: Action,
         incoming: Any,
         context: dict[str, Any],
+        emitted: Any = _NOT_YET,
     ) -> None:
+        """Perform one branch of the run from `action`, and close it, unless a delay has to sleep:
+        then a task sleeps and walks on. Every receiver but the last is a branch of its own,
+        walked first, so that receivers run in their order (the first exit is the first one
+        emitted). `emitted` is given when the action has already waited (a woken delay)."""
         try:
-            emitted = self._emit(state, action, incoming, context)
-            if isinstance(emitted, _Wait):
-                state.waiting_delays += 1
-                try:
-                    await asyncio.sleep(emitted.seconds)
-                finally:
-                    state.waiting_delays -= 1
-                emitted = incoming
-        except ActionError as exc:
-            state.not_working.add(action.id)
-            log.warning("action %s (%s) failed: %s", action.id, action.name, exc)
-            if handle.failure is None:
-                handle.failure = f"action {action.name!r} failed: {exc}"
-            return
-        state.not_working.discard(action.id)
+            while True:
+                if emitted is _NOT_YET:
+                    try:
+                        emitted = self._emit(state, action, incoming, context)
+                    except ActionError as exc:
+                        state.not_working.add(action.id)
+                        log.warning("action %s (%s) failed: %s", action.id, action.name, exc)
+                        if handle.failure is None:
+                            handle.failure = f"action {action.name!r} failed: {exc}"
+                        break
+                    if isinstance(emitted, _Wait):
+                        self._sleep(state, handle, action, incoming, context, emitted.seconds)
+                        return  # the branch stays open: the task walks on when it wakes
+                state.not_working.discard(action.id)
+                receivers = state.receivers[action.id]
+                self._record(state, handle, action, emitted, last=not receivers)
+                if not receivers:
+                    break
+                downstream = {**context, action.name: emitted}
+                for receiver in receivers[:-1]:
+                    handle.open += 1
+                    self._walk(state, handle, receiver, emitted, downstream)
+                action, incoming, context, emitted = receivers[-1], emitted, downstream, _NOT_YET
+        except Exception as exc:
+            log.exception("run of story %s failed", state.graph.story_id)
+            self._lose(handle, exc)
+        self._close(state, handle)
+
+    def _sleep(
+        self,
+        state: _StoryState,
+        handle: RunHandle,
+        action: Action,
+        incoming: Any,
+        context: dict[str, Any],
+        seconds: float,
+    ) -> None:
+        async def sleep_then_walk() -> None:
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                state.waiting_delays -= 1
+            self._walk(state, handle, action, incoming, context, emitted=incoming)
+
+        state.waiting_delays += 1  # from now, as the Stories API's live activity counts it
+
+        task = asyncio.create_task(sleep_then_walk(), name=f"run-{handle.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _record(
+        self, state: _StoryState, handle: RunHandle, action: Action, emitted: Any, *, last: bool
+    ) -> None:
+        """Store the action's event; an exit's becomes the run's result once it is committed,
+        which keeps the run open until then (the answer follows the record)."""
         event_id = f"{self._event_prefix}{next(self._event_count):08x}"
         is_exit = action.kind == "exit"
         stored_id = state.stored_ids[action.id]
-        receivers = state.receivers[action.id]
-        ends_run = is_exit and state.linear and not receivers
+        ends_run = is_exit and state.linear and last
         handle.events += 1
         written = self._store.record_event(
             event_id,
@@ -351,20 +371,69 @@ class Engine:
             result=is_exit,
             ends_run=ends_run,
         )
-        if is_exit:
-            await asyncio.wrap_future(written)
-            handle.ended = ends_run
-            if not handle.result.done():
-                handle.result.set_result(ExitEvent(event_id, stored_id, emitted))
-        if not receivers:
+        if not is_exit:
+            return  # not waited for: the single writer keeps the events in order
+        handle.open += 1
+        exit_event = ExitEvent(event_id, stored_id, emitted)
+
+        def committed(future: Written[None]) -> None:
+            try:
+                error = future.exception() if not future.cancelled() else None
+                if error is not None:
+                    # The store has logged the write; here, what became of the run.
+                    log.error("run %s lost its exit event: %s", handle.run_id, error)
+                    self._lose(handle, error)
+                else:
+                    handle.ended = ends_run
+                    if not handle.result.done():
+                        handle.result.set_result(exit_event)
+            finally:
+                self._close(state, handle)
+
+        written.add_done_callback(committed)
+
+    def _lose(self, handle: RunHandle, exc: BaseException) -> None:
+        """The run is lost to a fault (an engine bug, a write the store refused): its answer
+        fails now rather than at the exit timeout, and at its end its response URL says
+        abandoned rather than pending for ever."""
+        handle.lost = True
+        if not handle.result.done():
+            handle.result.set_exception(RunFailedError(str(exc)))
+            handle.result.add_done_callback(_retrieve)  # nobody may be waiting any more
+
+    def _close(self, state: _StoryState, handle: RunHandle) -> None:
+        """One of the run's branches (or its exit's write) is done; the last one ends the run."""
+        handle.open -= 1
+        if handle.open:
             return
-        downstream = {**context, action.name: emitted}
-        if len(receivers) == 1:
-            await self._perform(state, handle, receivers[0], emitted, downstream)
+        state.running -= 1
+        if handle.lost:
+            self._store.abandon_run(handle.run_id)
+        elif handle.ended:
+            pass  # its last event completed it
+        elif handle.result.done():
+            # Not awaited: nobody waits on it, and the single writer keeps it after the events.
+            self._store.finish_run(handle.run_id)
         else:
-            await asyncio.gather(
-                *(self._perform(state, handle, r, emitted, downstream) for r in receivers)
-            )
+            self._fail(handle, handle.failure or "no exit action emitted an event")
+        if state.queue and not self._stopping:
+            # On the next turn of the loop, not in this one: a queue of runs that each end at
+            # once (a store that refuses every write) must not recurse.
+            queued, queued_event = state.queue.popleft()
+            asyncio.get_running_loop().call_soon(self._start, state, queued, queued_event)
+
+    def _fail(self, handle: RunHandle, reason: str) -> None:
+        """Store the run as failed, then resolve its result: the answer follows the record."""
+
+        def stored(future: Written[None]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                # Stays `running` in the store, so shutdown marks it abandoned; the live answer
+                # still ends now rather than at the exit timeout.
+                log.error("run %s could not be stored as failed", handle.run_id)
+            if not handle.result.done():
+                handle.result.set_result(FailedRun(reason))
+
+        self._store.fail_run(handle.run_id).add_done_callback(stored)
 
     def _emit(
         self, state: _StoryState, action: Action, incoming: Any, context: dict[str, Any]

@@ -171,7 +171,8 @@ def test_runs_beyond_the_slots_queue_and_all_finish() -> None:
         assert [h.queued for h in handles] == [False, False, True, True, True]
         activity = engine.live_activity(PROBE.story_id)
         assert activity.concurrent_runs_count == 2
-        assert activity.pending_action_runs_count == 3  # the queued runs; no delay started yet
+        # The queued runs, and the delays of the two that run: a run starts on submit.
+        assert activity.pending_action_runs_count == 5
         results = await asyncio.gather(*(exit_of(h) for h in handles))
         assert [r.payload for r in results] == list(range(5))
         assert len({r.event_id for r in results}) == 5
