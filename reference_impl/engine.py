@@ -30,38 +30,28 @@ import itertools
 import logging
 import math
 import secrets
-import time
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from reference_impl.runs import (
+    ExitEvent,
+    FailedRun,
+    LiveActivity,
+    RunFailedError,
+    RunHandle,
+    new_id,
+)
 from reference_impl.store import RunStore, Written
+from reference_impl.story_graph import Action, StoryGraph
 from reference_impl.templating import Compiled, compile_template
 
-__all__ = [
-    "ACTION_KINDS",
-    "Action",
-    "Engine",
-    "ExitEvent",
-    "FailedRun",
-    "LiveActivity",
-    "RunFailedError",
-    "RunHandle",
-    "StoryGraph",
-]
+__all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
 
 # A longer delay is refused, not slept: the event loop's timer cannot hold an arbitrary float.
 _MAX_DELAY_SECONDS = 86400
-
-ActionKind = Literal["webhook", "transform", "delay", "exit"]
-ACTION_KINDS: tuple[ActionKind, ...] = ("webhook", "transform", "delay", "exit")
-
-
-class RunFailedError(Exception):
-    """A run ended by a fault before its first exit event: its answer is an error."""
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -72,90 +62,6 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 class ActionError(Exception):
     """An action could not run on the event it got (e.g. a delay that is not a number)."""
-
-
-@dataclass(frozen=True)
-class Action:
-    id: int
-    name: str
-    kind: ActionKind
-    options: Mapping[str, Any] = field(default_factory=dict)
-    sources: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class StoryGraph:
-    """What the engine needs of a story: its name, its mode for META, and its actions."""
-
-    story_id: int
-    name: str
-    is_test: bool
-    actions: tuple[Action, ...]
-
-    @property
-    def entry(self) -> Action:
-        return next(a for a in self.actions if a.kind == "webhook")
-
-    @property
-    def exits(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.kind == "exit")
-
-    def receivers(self, action_id: int) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if action_id in a.sources)
-
-
-@dataclass(frozen=True)
-class ExitEvent:
-    event_id: str
-    action_id: str
-    payload: Any
-
-
-@dataclass(frozen=True)
-class FailedRun:
-    """A run that ended without an exit event; `reason` says why, for the error body."""
-
-    reason: str
-
-
-RunOutcome = ExitEvent | FailedRun
-
-
-@dataclass(frozen=True)
-class LiveActivity:
-    """A story's live state, for the Stories API's include_live_activity."""
-
-    pending_action_runs_count: int
-    concurrent_runs_count: int
-    not_working_actions_count: int
-
-
-@dataclass
-class RunHandle:
-    """One run: its response ID, whether it had to queue, and its first exit event to come."""
-
-    run_id: str
-    queued: bool
-    created: Written[None]
-    result: asyncio.Future[RunOutcome]
-    failure: str | None = None
-    # Set once the run's last event has completed it in the same write (`_StoryState.linear`).
-    ended: bool = False
-    # How many events the run has emitted: the next one's place in it, as stored.
-    events: int = 0
-    # What keeps the run from its end: branches being walked or asleep, exit writes not yet
-    # committed. Its slot is held until the last of them.
-    open: int = 0
-    # A fault lost the run (`Engine._lose`): it ends abandoned.
-    lost: bool = False
-
-    async def stored(self) -> None:
-        """Wait until the run's row is committed (its response URL answers from then on).
-
-        Wrapped on demand: an asyncio wrapper costs a cross-thread wake-up of the event loop,
-        and the common answer (data in time) never needs it.
-        """
-        await asyncio.wrap_future(self.created)
 
 
 @dataclass
@@ -197,18 +103,6 @@ class _Wait:
     """What a delay action emits before its wait: how long, in seconds."""
 
     seconds: float
-
-
-def new_id() -> str:
-    """An unguessable ID: run IDs are the capability in a response URL.
-
-    32 hex digits, as 128 random bits would be: the creation time in milliseconds (48 bits)
-    first, then 80 random bits, as UUIDv7 orders them. Unguessable still (2^80 per millisecond);
-    and the runs' and events' indexes on the ID grow at their end instead of at a random place,
-    so a commit writes a few index pages rather than one or two per run: half the store's commit
-    time under load.
-    """
-    return f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}{secrets.token_hex(10)}"
 
 
 class Engine:
@@ -358,21 +252,22 @@ class Engine:
         """Store the action's event; an exit's becomes the run's result once it is committed,
         which keeps the run open until then (the answer follows the record)."""
         event_id = f"{self._event_prefix}{next(self._event_count):08x}"
-        is_exit = action.kind == "exit"
         stored_id = state.stored_ids[action.id]
-        ends_run = is_exit and state.linear and last
         handle.events += 1
+        if action.kind != "exit":
+            # Not waited for: the single writer keeps the events in order.
+            self._store.note_event(event_id, handle.run_id, handle.events, stored_id, emitted)
+            return
+        ends_run = state.linear and last
         written = self._store.record_event(
             event_id,
             handle.run_id,
             handle.events,
             stored_id,
             emitted,
-            result=is_exit,
+            result=True,
             ends_run=ends_run,
         )
-        if not is_exit:
-            return  # not waited for: the single writer keeps the events in order
         handle.open += 1
         exit_event = ExitEvent(event_id, stored_id, emitted)
 

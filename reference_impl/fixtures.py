@@ -36,8 +36,8 @@ from typing import Any, cast
 import yaml
 
 import tines_spec
-from reference_impl.engine import ACTION_KINDS, Action, ActionKind, StoryGraph
 from reference_impl.importer import ExportError, ImportedGraph, import_export
+from reference_impl.story_graph import ACTION_KINDS, Action, ActionKind, StoryGraph
 
 __all__ = ["ROLES", "FixtureError", "Story", "builtin_fixtures", "load_fixtures"]
 

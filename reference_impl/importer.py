@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tines_spec
-from reference_impl.engine import Action, ActionKind
+from reference_impl.story_graph import Action, ActionKind
 
 __all__ = ["AGENT_TYPES", "ExportError", "ImportedGraph", "import_export"]
 

@@ -1,33 +1,64 @@
-"""The SQL of each run store write: a function per statement, giving the `Write` the store queues.
+"""The SQL of each run store write, and `apply`, which runs a batch of them in a transaction.
 
 `RunStore` (`reference_impl.store`) decides when a write runs (batched, one transaction per batch)
-and hands each one the writer's connection; what it does to the tables of `run_records.SCHEMA` is
-said here, once. Each function takes its values (the time included) when the write is made, not
-when it is committed, so that a batch records what its callers saw.
+and hands the batch to `apply` with the writer's connection; what each write does to the tables
+of `run_records.SCHEMA` is said here, once. Each function takes its values (the time included)
+when the write is made, not when it is committed, so that a batch records what its callers saw.
+
+A write is data, the statements it runs, so that `apply` can run a batch's statements as one
+`executemany` per statement rather than one `execute` each: a batch of the webhook's runs is a
+few hundred statements of four kinds. Only a write that gives a result (how many runs it
+abandoned) is a function of the connection.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from reference_impl.run_records import RunStatus
 
-__all__ = ["Write", "abandon_running", "end_run", "insert_event", "insert_run", "put_setting"]
+__all__ = [
+    "Write",
+    "abandon_running",
+    "apply",
+    "end_run",
+    "insert_event",
+    "insert_run",
+    "put_setting",
+]
 
-# A write: run inside the writer's transaction, its return value the write's result.
-Write = Callable[[sqlite3.Connection], Any]
+Statement = tuple[str, tuple[Any, ...]]
+# A write: its statements, run in order inside the writer's transaction (its result None); or a
+# function run there, its return value the write's result.
+Write = tuple[Statement, ...] | Callable[[sqlite3.Connection], Any]
+
+_INSERT_RUN = "INSERT INTO runs (id, scope, status, created_at) VALUES (?, ?, 'running', ?)"
+_INSERT_EVENT = (
+    "INSERT INTO events (run_id, seq, id, action_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_END_WITH_RESULT = (
+    "UPDATE runs SET result_event_id = COALESCE(result_event_id, ?),"
+    " finished_at = CASE status WHEN 'running' THEN ? ELSE finished_at END,"
+    " status = CASE status WHEN 'running' THEN 'completed' ELSE status END"
+    " WHERE id = ?"
+)
+_SET_RESULT = "UPDATE runs SET result_event_id = ? WHERE id = ? AND result_event_id IS NULL"
+_END_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'"
+_PUT_SETTING = (
+    "INSERT INTO settings (key, value) VALUES (?, ?)"
+    " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+# Inserts of new rows, which read no row: a batch runs them before its other statements. Each
+# run's row is still inserted before its updates, which are made after it and keep their order.
+_FIRST = (_INSERT_RUN, _INSERT_EVENT)
 
 
 def insert_run(run_id: str, scope: str, now: float) -> Write:
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO runs (id, scope, status, created_at) VALUES (?, ?, 'running', ?)",
-            (run_id, scope, now),
-        )
-
-    return write
+    return ((_INSERT_RUN, (run_id, scope, now)),)
 
 
 def insert_event(
@@ -47,40 +78,17 @@ def insert_event(
     run that is still running, so the common run costs one write less and its answer and its
     completion are committed together.
     """
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO events (run_id, seq, id, action_id, payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, seq, event_id, action_id, text, now),
-        )
-        if ends_run:
-            conn.execute(
-                "UPDATE runs SET result_event_id = COALESCE(result_event_id, ?),"
-                " finished_at = CASE status WHEN 'running' THEN ? ELSE finished_at END,"
-                " status = CASE status WHEN 'running' THEN 'completed' ELSE status END"
-                " WHERE id = ?",
-                (event_id, now, run_id),
-            )
-        elif result:
-            conn.execute(
-                "UPDATE runs SET result_event_id = ? WHERE id = ? AND result_event_id IS NULL",
-                (event_id, run_id),
-            )
-
-    return write
+    insert = (_INSERT_EVENT, (run_id, seq, event_id, action_id, text, now))
+    if ends_run:
+        return (insert, (_END_WITH_RESULT, (event_id, now, run_id)))
+    if result:
+        return (insert, (_SET_RESULT, (event_id, run_id)))
+    return (insert,)
 
 
 def end_run(run_id: str, status: RunStatus, now: float) -> Write:
     """End a run that is still running; one that has ended keeps its status."""
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'",
-            (status, now, run_id),
-        )
-
-    return write
+    return ((_END_RUN, (status, now, run_id)),)
 
 
 def abandon_running(now: float) -> Write:
@@ -97,11 +105,36 @@ def abandon_running(now: float) -> Write:
 
 
 def put_setting(key: str, value: str) -> Write:
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+    return ((_PUT_SETTING, (key, value)),)
 
-    return write
+
+def apply(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[Any]:
+    """Run the writes on the connection (inside the caller's transaction); their results."""
+    results: list[Any] = []
+    first: dict[str, list[tuple[Any, ...]]] = {_INSERT_RUN: [], _INSERT_EVENT: []}
+    rest: list[Statement] = []
+    for write in writes:
+        if callable(write):
+            _run(conn, first, rest)  # a function sees every write before it
+            results.append(write(conn))
+            continue
+        for statement in write:
+            if statement[0] in _FIRST:
+                first[statement[0]].append(statement[1])
+            else:
+                rest.append(statement)
+        results.append(None)
+    _run(conn, first, rest)
+    return results
+
+
+def _run(
+    conn: sqlite3.Connection, first: dict[str, list[tuple[Any, ...]]], rest: list[Statement]
+) -> None:
+    for sql, rows in first.items():
+        if rows:
+            conn.executemany(sql, rows)
+            rows.clear()
+    for sql, group in itertools.groupby(rest, key=itemgetter(0)):
+        conn.executemany(sql, [params for _, params in group])
+    rest.clear()

@@ -74,7 +74,13 @@ log = logging.getLogger(__name__)
 # burst, small enough that the first writer of a batch does not wait behind thousands of others.
 _MAX_BATCH = 512
 
-_Item = tuple[Write, Written[Any]]
+# A write and its future; None for a write nobody waits on (an event that is not a result).
+_Item = tuple[Write, Written[Any] | None]
+
+
+# What `_submit` gives back for a batched write nobody waits on, which has no future.
+_UNAWAITED: Future[Any] = Future()
+_UNAWAITED.set_result(None)
 
 
 class StoreClosedError(RuntimeError):
@@ -105,9 +111,7 @@ class RunStore:
         # the writer together: one wake-up of its thread, and one transaction, for all of them.
         self._pending: list[_Item] = []
         self._pending_lock = threading.Lock()
-        # The last event's payload and its text: an action that passes its event on (a delay, a
-        # webhook) emits the very object it received, so a run stores one object several times.
-        # Events are never changed once emitted, which makes the object's identity enough.
+        # The last payload `text_of` was asked for, and its text.
         self._last_payload: Any = None
         self._last_text = "null"
         self._closed = False
@@ -196,22 +200,23 @@ class RunStore:
         conn = self._writer_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            results: list[Outcome] = [(future, write(conn), None) for write, future in writes]
+            values = run_writes.apply(conn, [write for write, _ in writes])
             conn.execute("COMMIT")
         except Exception:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return results
+        return [(future, value, None) for (_, future), value in zip(writes, values, strict=True)]
 
-    def _submit(self, write: Write, *, batched: bool = False) -> Written[Any]:
+    def _submit(self, write: Write, *, batched: bool = False, awaited: bool = True) -> Written[Any]:
         """Queue a write. `batched` (the engine's writes, made on the event loop by the thousand)
         holds it for the end of the loop's iteration; the rest go at once, after what is held, so
-        that the writer sees writes in the order they were made."""
+        that the writer sees writes in the order they were made. A batched write nobody waits on
+        (`awaited=False`) has no future to make and settle: `note_event` drops what it gives."""
         if self._closed or self._writer_stopped:
             return self._refused(StoreClosedError("the run store is closed"))
         loop = asyncio._get_running_loop() if batched else None
-        future: Written[Any]
+        future: Written[Any] | None
         if loop is None:
             future = Future()
             self._hand_over()
@@ -219,7 +224,7 @@ class RunStore:
         else:
             # An asyncio future, settled on its loop by one callback per batch: no
             # concurrent.futures.Future (and its Condition) and no wake-up of the loop per write.
-            future = loop.create_future()
+            future = loop.create_future() if awaited else None
             with self._pending_lock:
                 self._pending.append((write, future))
                 first = len(self._pending) == 1
@@ -227,7 +232,7 @@ class RunStore:
                 loop.call_soon(self._hand_over)
         if self._writer_stopped:  # it stopped while we queued: nobody else will fail the write
             self._fail_queued()
-        return future
+        return _UNAWAITED if future is None else future
 
     def _hand_over(self) -> None:
         """Commit the writes the event loop made so far, as one batch.
@@ -267,24 +272,48 @@ class RunStore:
         ends_run: bool = False,
     ) -> Written[None]:
         """Store a run's event, `seq` its place in the run (1, 2, ...: the order `events_of` gives
-        back); with `result=True` it becomes the run's result unless one exists, and
-        with `ends_run=True` (the run's last event) it also completes the run if still running.
+        back); with `result=True` it becomes the run's result unless one exists, and with
+        `ends_run=True` (the run's last event) it also completes the run if still running.
 
-        A payload `payload_text` refuses gives a failed future at once; nothing is queued.
+        A payload `text_of` refuses gives a failed future at once; nothing is queued.
         """
-        now = time.time()
-        if payload is self._last_payload:
-            text = self._last_text
-        else:
-            try:
-                text = payload_text(payload)
-            except UnstorableError as exc:
-                return self._refused(exc)
-            self._last_payload, self._last_text = payload, text
+        try:
+            text = self.text_of(payload)
+        except UnstorableError as exc:
+            return self._refused(exc)
         write = run_writes.insert_event(
-            event_id, run_id, seq, action_id, text, now, result=result, ends_run=ends_run
+            event_id, run_id, seq, action_id, text, time.time(), result=result, ends_run=ends_run
         )
         return self._submit(write, batched=True)
+
+    def note_event(
+        self, event_id: str, run_id: str, seq: int, action_id: str, payload: Any
+    ) -> None:
+        """Store an event nobody waits for (not a result), as `record_event` would, without the
+        future to make and settle; a failure is logged, as every write's is."""
+        try:
+            text = self.text_of(payload)
+        except UnstorableError as exc:
+            log.error("run %s: event %s cannot be stored: %s", run_id, event_id, exc)
+            return
+        write = run_writes.insert_event(
+            event_id, run_id, seq, action_id, text, time.time(), result=False
+        )
+        self._submit(write, batched=True, awaited=False)
+
+    def text_of(self, payload: Any) -> str:
+        """The text the payload is stored as (`payload_text`), or UnstorableError.
+
+        The last payload's text is kept: an action that passes its event on (a delay, the
+        webhook) emits the very object it received, and the webhook asks for its event's text
+        before the run stores it, so a run stores one object several times. Events are never
+        changed once emitted, which makes the object's identity enough.
+        """
+        if payload is self._last_payload:
+            return self._last_text
+        text = payload_text(payload)
+        self._last_payload, self._last_text = payload, text
+        return text
 
     def finish_run(self, run_id: str) -> Written[None]:
         return self._end_run(run_id, "completed")

@@ -31,7 +31,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import tines_spec
-from reference_impl.engine import StoryGraph
 from reference_impl.error_answers import error_response
 from reference_impl.fixtures import Story
 from reference_impl.importer import AGENT_TYPES, ExportError, import_export
@@ -39,6 +38,7 @@ from reference_impl.negotiation import JSON_TYPE, render_json
 from reference_impl.runtime import Runtime, WebhookEntry
 from reference_impl.store import UnstorableError, payload_text
 from reference_impl.stories_api import authorised, integer_id
+from reference_impl.story_graph import StoryGraph
 from reference_impl.webhook_body import finite_float
 
 __all__ = ["story_admin_routes"]

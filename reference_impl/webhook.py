@@ -19,11 +19,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import tines_spec
-from reference_impl.engine import ExitEvent, FailedRun, RunFailedError, RunHandle, RunOutcome
 from reference_impl.error_answers import client_left, error_response, http_error, server_error
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
+from reference_impl.runs import ExitEvent, FailedRun, RunFailedError, RunHandle, RunOutcome
 from reference_impl.runtime import Runtime, WebhookEntry
-from reference_impl.store import UnstorableError, payload_text
+from reference_impl.store import UnstorableError
 from reference_impl.webhook_body import BodyTooLargeError, event_body, event_headers
 
 __all__ = ["WebhookApi", "make_response_url", "make_webhook"]
@@ -131,7 +131,9 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             return error_response(413, "the request body is too large", webhook=True)
         event = {"body": body, "headers": headers}
         try:
-            payload_text(event)  # refused here, as the client's error, not later by the store
+            # Refused here, as the client's error, not later by the store; the store keeps the
+            # text for the run's first event, this very object.
+            runtime.store.text_of(event)
         except UnstorableError as exc:
             return error_response(400, f"the request cannot be stored: {exc}", webhook=True)
         handle = runtime.engine.submit(entry.story.id, event)

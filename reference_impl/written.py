@@ -18,19 +18,24 @@ _T = TypeVar("_T")
 # What a write gives back: an asyncio future when it was made on an event loop (await it there),
 # else a concurrent.futures one. `asyncio.wrap_future` takes either.
 Written = Union[Future[_T], "asyncio.Future[_T]"]
-Outcome = tuple[Written[Any], Any, BaseException | None]
+# A write's future (None when nobody waits on the write), its result and its error.
+Outcome = tuple[Written[Any] | None, Any, BaseException | None]
+
+
+_Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
 def settle(outcomes: list[Outcome]) -> None:
     """Give each future its result: concurrent ones here, asyncio ones on their own loop, with one
     callback for each loop's share of the batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-    for outcome in outcomes:
-        future = outcome[0]
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
+    for future, value, error in outcomes:
+        if future is None:
+            continue
         if isinstance(future, Future):
-            _set(outcome)
+            _set(future, value, error)
         else:
-            by_loop.setdefault(future.get_loop(), []).append(outcome)
+            by_loop.setdefault(future.get_loop(), []).append((future, value, error))
     running = asyncio._get_running_loop()
     for loop, share in by_loop.items():
         if loop is running:
@@ -41,19 +46,17 @@ def settle(outcomes: list[Outcome]) -> None:
             loop.call_soon_threadsafe(_settle_here, share)
 
 
-def _settle_here(outcomes: list[Outcome]) -> None:
-    for outcome in outcomes:
-        future = outcome[0]
+def _settle_here(outcomes: list[_Settled]) -> None:
+    for future, value, error in outcomes:
         if not future.done():  # an awaiter that gave up cancelled it
-            _set(outcome)
-            if outcome[2] is not None:
+            _set(future, value, error)
+            if error is not None:
                 # Seen: most writes are not awaited (the failure is logged where it happened),
                 # and asyncio would log an unretrieved exception again, with a traceback.
                 future.exception()
 
 
-def _set(outcome: Outcome) -> None:
-    future, value, error = outcome
+def _set(future: Written[Any], value: Any, error: BaseException | None) -> None:
     if error is None:
         future.set_result(value)
     else:

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from reference_impl.engine import Engine, ExitEvent, FailedRun, RunHandle, StoryGraph
+from reference_impl.engine import Engine
 from reference_impl.fixtures import builtin_fixtures
+from reference_impl.runs import ExitEvent, FailedRun, RunHandle
 from reference_impl.store import RunStore, StoreClosedError
+from reference_impl.story_graph import StoryGraph
 
 from .conftest import wait_until_async
 

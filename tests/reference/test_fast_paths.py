@@ -19,10 +19,10 @@ from starlette.datastructures import Headers
 
 from reference_impl.app import build_app, build_runtime, shutdown
 from reference_impl.config import ServerConfig
-from reference_impl.engine import new_id
 from reference_impl.fixtures import builtin_fixtures
 from reference_impl.http_limits import limited_protocol
 from reference_impl.negotiation import _OFFERED, JSON_TYPE, choose_media_type, render_json
+from reference_impl.runs import new_id
 from reference_impl.store import RunStore, payload_text
 from reference_impl.templating import compile_template, render
 from reference_impl.webhook_body import event_headers
@@ -198,3 +198,31 @@ def test_a_remembered_accept_chooses_as_mimeparse_does(accept: str) -> None:
         expected = JSON_TYPE
     assert choose_media_type(accept) == expected
     assert choose_media_type(accept) == expected  # the second time from what was remembered
+
+
+def test_a_probe_request_encodes_its_event_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook's check and the run's first two events (webhook, delay) share one encoding;
+    the exit's payload, a new object, is the only other."""
+    encoded: list[Any] = []
+
+    def counting(payload: Any) -> str:
+        encoded.append(payload)
+        return payload_text(payload)
+
+    monkeypatch.setattr("reference_impl.store.payload_text", counting)
+    config = ServerConfig(db=":memory:", exit_timeout=2, api_key=API_KEY)
+    runtime = build_runtime(config, builtin_fixtures())
+    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    url = runtime.webhook_url(probe, "http://testserver")
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=build_app(runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.post(url, json={"exit": {"a": 1}, "delay_seconds": 0})
+            assert (response.status_code, response.json()) == (200, {"a": 1})
+        await shutdown(runtime)
+
+    asyncio.run(scenario())
+    assert [type(p).__name__ for p in encoded] == ["dict", "dict"]
+    assert encoded[0]["body"] == {"exit": {"a": 1}, "delay_seconds": 0}
+    assert encoded[1] == {"a": 1}
