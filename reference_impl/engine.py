@@ -123,15 +123,22 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ public
-    def submit(self, story_id: int, event: Any) -> RunHandle:
-        """Start a run of the story with the webhook event, or queue it when no slot is free."""
+    def submit(
+        self, story_id: int, event: Any, loop: asyncio.AbstractEventLoop | None = None
+    ) -> RunHandle:
+        """Start a run of the story with the webhook event, or queue it when no slot is free.
+
+        `loop` is the running loop, when the caller has it: asking asyncio for it costs a
+        system call (getpid, its fork check). The run's writes take it from its result future.
+        """
         state = self._stories[story_id]
-        loop = asyncio.get_running_loop()
+        if loop is None:
+            loop = asyncio.get_running_loop()
         run_id = new_id()
         handle = RunHandle(
             run_id=run_id,
             queued=state.running >= self._max,
-            created=self._store.create_run(run_id, str(story_id)),
+            created=self._store.create_run(run_id, str(story_id), loop=loop),
             result=loop.create_future(),
         )
         if handle.queued:
@@ -256,7 +263,9 @@ class Engine:
         handle.events += 1
         if action.kind != "exit":
             # Not waited for: the single writer keeps the events in order.
-            self._store.note_event(event_id, handle.run_id, handle.events, stored_id, emitted)
+            self._store.note_event(
+                event_id, handle.run_id, handle.events, stored_id, emitted, loop=handle.loop
+            )
             return
         ends_run = state.linear and last
         written = self._store.record_event(
@@ -267,6 +276,7 @@ class Engine:
             emitted,
             result=True,
             ends_run=ends_run,
+            loop=handle.loop,
         )
         handle.open += 1
         exit_event = ExitEvent(event_id, stored_id, emitted)
@@ -315,7 +325,7 @@ class Engine:
             # On the next turn of the loop, not in this one: a queue of runs that each end at
             # once (a store that refuses every write) must not recurse.
             queued, queued_event = state.queue.popleft()
-            asyncio.get_running_loop().call_soon(self._start, state, queued, queued_event)
+            handle.loop.call_soon(self._start, state, queued, queued_event)
 
     def _fail(self, handle: RunHandle, reason: str) -> None:
         """Store the run as failed, then resolve its result: the answer follows the record."""

@@ -1,5 +1,5 @@
-"""The run store's tables (`SCHEMA`, and `prepare`, which brings any database to it), and
-`RunRecord`, a run as the response URL reads it back.
+"""The run store's tables (`SCHEMA`, and `prepare`, which brings any database to it), and how
+they are read back: `read_run` gives a `RunRecord`, a run as the response URL sees it.
 
 Layout 1: each table is one b-tree (`WITHOUT ROWID`), and a run's events are stored together,
 keyed by the run and their place in it. Layout 0 (before) kept a rowid table, a primary-key index
@@ -9,11 +9,22 @@ on the webhook's path. Nothing looks an event up by its ID alone; the result's j
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["LAYOUT", "SCHEMA", "NewerLayoutError", "RunRecord", "RunStatus", "prepare"]
+__all__ = [
+    "LAYOUT",
+    "SCHEMA",
+    "NewerLayoutError",
+    "RunRecord",
+    "RunStatus",
+    "prepare",
+    "read_events",
+    "read_run",
+    "read_setting",
+]
 
 RunStatus = Literal["running", "completed", "failed", "abandoned"]
 
@@ -96,3 +107,34 @@ class RunRecord:
     event_id: str | None
     action_id: str | None
     payload: Any
+
+
+def read_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    row = conn.execute(
+        "SELECT r.id, r.scope, r.status, e.id, e.action_id, e.payload"
+        " FROM runs r LEFT JOIN events e ON e.run_id = r.id AND e.id = r.result_event_id"
+        " WHERE r.id = ?",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return RunRecord(
+        run_id=row[0],
+        scope=row[1],
+        status=row[2],
+        event_id=row[3],
+        action_id=row[4],
+        payload=json.loads(row[5]) if row[5] is not None else None,
+    )
+
+
+def read_events(conn: sqlite3.Connection, run_id: str) -> list[tuple[str, str, Any]]:
+    rows = conn.execute(
+        "SELECT id, action_id, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+    ).fetchall()
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+def read_setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])

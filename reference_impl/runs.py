@@ -72,6 +72,11 @@ class RunHandle:
     # A fault lost the run (`Engine._lose`): it ends abandoned.
     lost: bool = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the run is on (its result's): asking asyncio costs a system call."""
+        return self.result.get_loop()
+
     async def stored(self) -> None:
         """Wait until the run's row is committed (its response URL answers from then on).
 

@@ -3,28 +3,21 @@
 Storage knows nothing of stories: a run is an opaque `scope` string (the engine puts the story's
 webhook path there), an event is an opaque JSON payload with the ID of the action that emitted it.
 
-Why batches: SQLite serialises writers anyway, and the commit is the expensive part of a write
-(an fsync with FULL). Writes are applied in batches, one transaction and one commit each, and a
-write's future is resolved only once its batch is committed: a burst of N requests costs one
-commit, not N, and the event loop never waits on a commit (see "Group commit" below).
-
-Durability contract (the choice the brief asks us to state): a write's future resolves only after
-its transaction is committed, and the engine awaits the exit event's write before it hands the
-event to the webhook. So an answer is sent only after its exit event is committed, and the
-response URL, which reads the database, is read-your-writes by construction. How far "committed"
-reaches is the `synchronous` setting: with NORMAL (the default; WAL mode) a committed write
-survives the server process crashing or being killed, since it is in the WAL file, which is what
-restarts and SIGTERM need; with FULL the WAL is also fsynced at every commit, so the write also
-survives an OS crash or power loss. FULL costs about 40% of the webhook's throughput on this
-machine (benchmarks/reference_throughput.py), because every answer then waits for an fsync.
+Durability contract: a write's future resolves only after its transaction is committed, and the
+engine hands the exit event to the webhook only in that future's callback. So an answer is sent
+only after its exit event is committed, and the response URL, which reads the database, is
+read-your-writes by construction. How far "committed" reaches is the `synchronous` setting: with
+NORMAL (the default; WAL mode) a committed write survives the server process crashing or being
+killed, since it is in the WAL file, which is what restarts and SIGTERM need; with FULL the WAL
+is also fsynced at every commit, so it also survives an OS crash or power loss, at about 40% of
+the webhook's throughput (benchmarks/reference_throughput.py): every answer waits for an fsync.
 
 The writer never dies of a bad write: a write that raises anything fails its own future and no
 other, and the writer goes on to the next. Should the thread end anyway (a BaseException), every
 queued and later write fails at once with `StoreClosedError`, so no caller waits forever on a
 future nobody will resolve (that would hang every webhook answer and the shutdown after it). A
-payload that cannot be stored (text that is not Unicode, such as a lone surrogate; a non-finite
-number) is refused before it is queued: `payload_text` says so, and the HTTP layer asks it first so
-that such input is answered 400, not failed at the store.
+payload that cannot be stored (a lone surrogate, a non-finite number) is refused before it is
+queued (`text_of`), and the HTTP layer asks first so that such input is answered 400.
 
 Group commit on the event loop: a run's writes (create, events, finish, fail, abandon) made on
 an event loop wait for the end of the loop's iteration and are committed then, with the loop's
@@ -33,7 +26,8 @@ committed. With NORMAL the commit runs on the loop's thread (a write to the WAL,
 to the writer thread and back costs more); with FULL the batch goes to the writer thread, whose
 fsync the loop must not wait on. The durability contract above holds either way. Every other
 write (settings, start-up, shutdown) goes to the writer thread at once, after what the loop
-holds, and gives a `concurrent.futures.Future`.
+holds, and gives a `concurrent.futures.Future`. Why batches: SQLite serialises writers anyway,
+and the commit is a write's expensive part: a burst of N requests costs one commit, not N.
 
 Reads run on a separate connection (WAL lets it read while the writer writes) behind a lock, and
 callers run them in a worker thread. For `:memory:` there is only one database per connection, so
@@ -43,7 +37,6 @@ reader and writer share the one connection under the same lock.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import sqlite3
@@ -55,7 +48,14 @@ from typing import Any
 
 from reference_impl import run_writes
 from reference_impl.payloads import UnstorableError, payload_text
-from reference_impl.run_records import RunRecord, RunStatus, prepare
+from reference_impl.run_records import (
+    RunRecord,
+    RunStatus,
+    prepare,
+    read_events,
+    read_run,
+    read_setting,
+)
 from reference_impl.run_writes import Write
 from reference_impl.written import Outcome, Written, settle
 
@@ -169,7 +169,7 @@ class RunStore:
             if stop:
                 return
 
-    def _apply(self, batch: list[_Item]) -> None:
+    def _apply(self, batch: list[_Item], loop: asyncio.AbstractEventLoop | None = None) -> None:
         # A waiter may give up (asyncio cancels the future it wrapped); the write still happens,
         # only its result goes nowhere. Marking the futures running first closes that race; an
         # asyncio future is looked at when it is settled, on its loop.
@@ -193,7 +193,7 @@ class RunStore:
                     except Exception as exc:
                         log.error("a run store write failed: %s: %s", type(exc).__name__, exc)
                         results.append((future, None, exc))
-        settle([r for r, (_, _, alive) in zip(results, waiting, strict=True) if alive])
+        settle([r for r, (_, _, alive) in zip(results, waiting, strict=True) if alive], loop)
 
     def _transaction(self, writes: list[_Item]) -> list[Outcome]:
         """Apply writes in one transaction and commit; on an error, roll back and raise it."""
@@ -208,14 +208,27 @@ class RunStore:
             raise
         return [(future, value, None) for (_, future), value in zip(writes, values, strict=True)]
 
-    def _submit(self, write: Write, *, batched: bool = False, awaited: bool = True) -> Written[Any]:
+    def _submit(
+        self,
+        write: Write,
+        *,
+        batched: bool = False,
+        awaited: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Written[Any]:
         """Queue a write. `batched` (the engine's writes, made on the event loop by the thousand)
         holds it for the end of the loop's iteration; the rest go at once, after what is held, so
         that the writer sees writes in the order they were made. A batched write nobody waits on
-        (`awaited=False`) has no future to make and settle: `note_event` drops what it gives."""
+        (`awaited=False`) has no future to make and settle: `note_event` drops what it gives.
+
+        `loop` is the running loop when the caller knows it: asking asyncio costs a getpid
+        system call (its fork check), several per webhook request otherwise."""
         if self._closed or self._writer_stopped:
             return self._refused(StoreClosedError("the run store is closed"))
-        loop = asyncio._get_running_loop() if batched else None
+        if batched and loop is None:
+            loop = asyncio._get_running_loop()
+        elif not batched:
+            loop = None
         future: Written[Any] | None
         if loop is None:
             future = Future()
@@ -229,12 +242,12 @@ class RunStore:
                 self._pending.append((write, future))
                 first = len(self._pending) == 1
             if first:
-                loop.call_soon(self._hand_over)
+                loop.call_soon(self._hand_over, loop)
         if self._writer_stopped:  # it stopped while we queued: nobody else will fail the write
             self._fail_queued()
         return _UNAWAITED if future is None else future
 
-    def _hand_over(self) -> None:
+    def _hand_over(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Commit the writes the event loop made so far, as one batch.
 
         With synchronous=NORMAL, here and now, on the loop's own thread: a commit is then a write
@@ -246,7 +259,7 @@ class RunStore:
         if not pending:
             return
         if self._synchronous == "NORMAL":
-            self._apply(pending)
+            self._apply(pending, loop)
         else:
             self._queue.put(pending)
 
@@ -257,8 +270,12 @@ class RunStore:
 
     # ------------------------------------------------------------------ writes
     # What each write does to the tables is said in `run_writes`; here, when it is committed.
-    def create_run(self, run_id: str, scope: str) -> Written[None]:
-        return self._submit(run_writes.insert_run(run_id, scope, time.time()), batched=True)
+    # `loop`, where a write takes it: the running loop, when the caller knows it (see `_submit`).
+    def create_run(
+        self, run_id: str, scope: str, *, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Written[None]:
+        write = run_writes.insert_run(run_id, scope, time.time())
+        return self._submit(write, batched=True, loop=loop)
 
     def record_event(
         self,
@@ -270,6 +287,7 @@ class RunStore:
         *,
         result: bool = False,
         ends_run: bool = False,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Written[None]:
         """Store a run's event, `seq` its place in the run (1, 2, ...: the order `events_of` gives
         back); with `result=True` it becomes the run's result unless one exists, and with
@@ -284,10 +302,17 @@ class RunStore:
         write = run_writes.insert_event(
             event_id, run_id, seq, action_id, text, time.time(), result=result, ends_run=ends_run
         )
-        return self._submit(write, batched=True)
+        return self._submit(write, batched=True, loop=loop)
 
     def note_event(
-        self, event_id: str, run_id: str, seq: int, action_id: str, payload: Any
+        self,
+        event_id: str,
+        run_id: str,
+        seq: int,
+        action_id: str,
+        payload: Any,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Store an event nobody waits for (not a result), as `record_event` would, without the
         future to make and settle; a failure is logged, as every write's is."""
@@ -299,7 +324,7 @@ class RunStore:
         write = run_writes.insert_event(
             event_id, run_id, seq, action_id, text, time.time(), result=False
         )
-        self._submit(write, batched=True, awaited=False)
+        self._submit(write, batched=True, awaited=False, loop=loop)
 
     def text_of(self, payload: Any) -> str:
         """The text the payload is stored as (`payload_text`), or UnstorableError.
@@ -337,41 +362,20 @@ class RunStore:
         return self._submit(run_writes.put_setting(key, value))
 
     # ------------------------------------------------------------------ reads
+    # The SQL is `run_records`'; each read blocks: call it off the event loop.
     def get_run(self, run_id: str) -> RunRecord | None:
-        """A run and its result event, as committed. Blocking: call it off the event loop."""
+        """A run and its result event, as committed."""
         with self._read_lock:
-            row = self._reader_conn.execute(
-                "SELECT r.id, r.scope, r.status, e.id, e.action_id, e.payload"
-                " FROM runs r LEFT JOIN events e ON e.run_id = r.id AND e.id = r.result_event_id"
-                " WHERE r.id = ?",
-                (run_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        return RunRecord(
-            run_id=row[0],
-            scope=row[1],
-            status=row[2],
-            event_id=row[3],
-            action_id=row[4],
-            payload=json.loads(row[5]) if row[5] is not None else None,
-        )
+            return read_run(self._reader_conn, run_id)
 
     def events_of(self, run_id: str) -> list[tuple[str, str, Any]]:
         """Every event of a run as (event_id, action_id, payload), oldest first."""
         with self._read_lock:
-            rows = self._reader_conn.execute(
-                "SELECT id, action_id, payload FROM events WHERE run_id = ? ORDER BY seq",
-                (run_id,),
-            ).fetchall()
-        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+            return read_events(self._reader_conn, run_id)
 
     def get_setting(self, key: str) -> str | None:
         with self._read_lock:
-            row = self._reader_conn.execute(
-                "SELECT value FROM settings WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else str(row[0])
+            return read_setting(self._reader_conn, key)
 
     # ------------------------------------------------------------------ life cycle
     def flush(self, timeout: float | None = None) -> None:

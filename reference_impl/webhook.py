@@ -136,7 +136,7 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             runtime.store.text_of(event)
         except UnstorableError as exc:
             return error_response(400, f"the request cannot be stored: {exc}", webhook=True)
-        handle = runtime.engine.submit(entry.story.id, event)
+        handle = runtime.engine.submit(entry.story.id, event, loop)
 
         def response_url() -> str:
             webhook_url = runtime.webhook_url(entry.story, _base_url(request, config.public_url))
@@ -147,7 +147,7 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             return _limit_response(201, "concurrency", response_url())
         remaining = config.exit_timeout - (loop.time() - started)
         try:
-            outcome = await _first_exit(handle, remaining)
+            outcome = await _first_exit(handle, remaining, loop)
         except RunFailedError:
             # The server lost the run to a fault (a write the store refused): not the story's
             # doing, so a 500; its response URL says abandoned.
@@ -169,7 +169,9 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     return webhook
 
 
-async def _first_exit(handle: RunHandle, timeout: float) -> RunOutcome | None:
+async def _first_exit(
+    handle: RunHandle, timeout: float, loop: asyncio.AbstractEventLoop
+) -> RunOutcome | None:
     """The run's outcome (its first exit event, or why it failed), or None when the timeout
     passes first; the run goes on.
 
@@ -178,7 +180,6 @@ async def _first_exit(handle: RunHandle, timeout: float) -> RunOutcome | None:
     """
     result = handle.result
     if not result.done():
-        loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
 
         def wake(_: object = None) -> None:

@@ -25,9 +25,10 @@ Outcome = tuple[Written[Any] | None, Any, BaseException | None]
 _Settled = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
-def settle(outcomes: list[Outcome]) -> None:
+def settle(outcomes: list[Outcome], running: asyncio.AbstractEventLoop | None = None) -> None:
     """Give each future its result: concurrent ones here, asyncio ones on their own loop, with one
-    callback for each loop's share of the batch."""
+    callback for each loop's share of the batch. `running` is the running loop if the caller
+    knows it (asking asyncio costs a system call)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
     for future, value, error in outcomes:
         if future is None:
@@ -36,7 +37,8 @@ def settle(outcomes: list[Outcome]) -> None:
             _set(future, value, error)
         else:
             by_loop.setdefault(future.get_loop(), []).append((future, value, error))
-    running = asyncio._get_running_loop()
+    if running is None:
+        running = asyncio._get_running_loop()
     for loop, share in by_loop.items():
         if loop is running:
             _settle_here(share)

@@ -111,9 +111,9 @@ def test_a_loops_writes_go_in_one_batch(tmp_path: Path) -> None:
     batches: list[int] = []
     apply = store._apply
 
-    def counting(batch: list[Any]) -> None:
+    def counting(batch: list[Any], loop: asyncio.AbstractEventLoop | None = None) -> None:
         batches.append(len(batch))
-        apply(batch)
+        apply(batch, loop)
 
     store._apply = counting  # type: ignore[method-assign]
 
