@@ -34,6 +34,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import tines_spec
 from reference_impl.error_answers import error_bytes, is_webhook_path
+from reference_impl.one_write import hold_heads
 
 __all__ = ["limited_h11", "limited_httptools", "limited_protocol"]
 
@@ -233,7 +234,10 @@ def limited_httptools(
         def on_headers_complete(self) -> None:
             self._in_head, self._head_bytes = False, 0
             self._disarm()  # the body's deadline, if it needs one, is armed after the read
+            before = self.cycle
             super().on_headers_complete()
+            if self.cycle is not before:  # not an upgrade: a request cycle was made
+                hold_heads(self.transport, self.cycle)
 
         def on_message_complete(self) -> None:
             # From here the bytes that come are the next request's head.
