@@ -22,6 +22,15 @@ from typing import Any
 __all__ = ["hold_heads"]
 
 
+class _Done:
+    """The cycle of a response that has completed: nothing more is held."""
+
+    response_started = False
+
+
+_DONE = _Done()
+
+
 class HeldHead:
     """The transport of one uvicorn request cycle: its response's head is held for its body."""
 
@@ -53,6 +62,10 @@ class HeldHead:
 
     def response_complete(self) -> None:
         self._flush()
+        # The cycle and this refer to each other: let go of it, or every answer would leave a
+        # reference cycle for the garbage collector, whose full passes stall the loop (a p99 of
+        # 27 ms on the story GET where it is 4 ms without).
+        self._cycle = _DONE
         self._on_response()
 
     def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import httpx
@@ -26,21 +28,32 @@ class Transport:
         return self.closed
 
 
-class Cycle:
-    """What `hold_heads` uses of uvicorn's RequestResponseCycle."""
+class Protocol:
+    """Whose `on_response_complete` a cycle calls."""
 
     def __init__(self) -> None:
-        self.response_started = False
         self.completed = 0
-        self.transport: Any = None
-        self.on_response: Any = self.complete
 
-    def complete(self) -> None:
+    def on_response_complete(self) -> None:
         self.completed += 1
 
 
+class Cycle:
+    """What `hold_heads` uses of uvicorn's RequestResponseCycle."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.response_started = False
+        self.transport: Any = None
+        self.on_response: Any = protocol.on_response_complete
+
+    @property
+    def completed(self) -> int:
+        return self.protocol.completed
+
+
 def held() -> tuple[Transport, Cycle]:
-    transport, cycle = Transport(), Cycle()
+    transport, cycle = Transport(), Cycle(Protocol())
     hold_heads(transport, cycle)  # type: ignore[arg-type]
     return transport, cycle
 
@@ -73,6 +86,24 @@ def test_a_head_without_a_body_goes_when_the_response_completes_or_the_cycle_clo
     failed.transport.close()  # the app failed after its head: uvicorn closes
     assert closing.writes == [b"HTTP/1.1 200 OK\r\n\r\n"]
     assert failed.transport.is_closing()
+
+
+def test_a_completed_response_leaves_no_reference_cycle_for_the_collector() -> None:
+    """A cycle per answer would be freed only by the collector, whose full passes stall the
+    loop: the story GET's p99 went from 4 ms to 27 ms."""
+    gc.disable()
+    try:
+        transport, cycle = held()
+        cycle.response_started = True
+        cycle.transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        cycle.transport.write(b"body")
+        cycle.on_response()
+        gone = weakref.ref(cycle)
+        del cycle
+        assert gone() is None  # freed by its reference count alone
+        assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    finally:
+        gc.enable()
 
 
 def test_the_server_answers_head_get_and_keep_alive_through_it(server: ServerProcess) -> None:
