@@ -22,7 +22,20 @@ import httpx
 import pytest
 import yaml
 
+from reference_impl.app import build_runtime
+from reference_impl.config import ServerConfig
+from reference_impl.fixtures import Story, builtin_fixtures
+from reference_impl.runtime import Runtime
+
 API_KEY = "test-key-0123456789"
+
+
+def in_memory_runtime(**settings: Any) -> tuple[Runtime, Story]:
+    """A runtime on an in-memory database with the built-in stories, and its probe story."""
+    runtime = build_runtime(ServerConfig(db=":memory:", **settings), builtin_fixtures())
+    return runtime, next(s for s in runtime.stories.values() if s.role == "probe")
+
+
 READY_PREFIX = "reference-impl listening on "
 T = TypeVar("T")
 

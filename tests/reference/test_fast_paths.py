@@ -27,7 +27,7 @@ from reference_impl.store import RunStore, payload_text
 from reference_impl.templating import compile_template, render
 from reference_impl.webhook_body import event_headers
 
-from .conftest import API_KEY
+from .conftest import API_KEY, in_memory_runtime
 
 CONTEXT = {
     "META": {"story": {"name": "My Story", "is_test": True}},
@@ -210,9 +210,7 @@ def test_a_probe_request_encodes_its_event_once(monkeypatch: pytest.MonkeyPatch)
         return payload_text(payload)
 
     monkeypatch.setattr("reference_impl.store.payload_text", counting)
-    config = ServerConfig(db=":memory:", exit_timeout=2, api_key=API_KEY)
-    runtime = build_runtime(config, builtin_fixtures())
-    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    runtime, probe = in_memory_runtime(exit_timeout=2, api_key=API_KEY)
     url = runtime.webhook_url(probe, "http://testserver")
 
     async def scenario() -> None:

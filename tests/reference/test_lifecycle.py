@@ -16,7 +16,7 @@ from reference_impl.cli import main
 from reference_impl.config import ServerConfig
 from reference_impl.fixtures import builtin_fixtures
 
-from .conftest import API_KEY, ServerProcess, wait_until
+from .conftest import API_KEY, ServerProcess, in_memory_runtime, wait_until
 
 
 def test_restart_sigterm_and_crash_keep_every_response_url(tmp_path: Path) -> None:
@@ -102,9 +102,7 @@ async def poll_async(client: httpx.AsyncClient, url: str, deadline: float) -> ht
 
 
 def test_in_memory_database_through_the_asgi_app() -> None:
-    config = ServerConfig(db=":memory:", exit_timeout=2, api_key=API_KEY)
-    runtime = build_runtime(config, builtin_fixtures())
-    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    runtime, probe = in_memory_runtime(exit_timeout=2, api_key=API_KEY)
     url = runtime.webhook_url(probe, "http://testserver")
 
     async def scenario() -> None:
@@ -125,9 +123,7 @@ def test_in_memory_database_through_the_asgi_app() -> None:
 
 
 def test_public_url_sets_the_absolute_urls() -> None:
-    config = ServerConfig(db=":memory:", exit_timeout=0.2, public_url="https://tines.example")
-    runtime = build_runtime(config, builtin_fixtures())
-    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    runtime, probe = in_memory_runtime(exit_timeout=0.2, public_url="https://tines.example")
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=build_app(runtime))
@@ -143,13 +139,11 @@ def test_public_url_sets_the_absolute_urls() -> None:
 
 
 def test_an_unexpected_fault_is_a_json_500_without_a_traceback(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = ServerConfig(db=":memory:", exit_timeout=1, api_key=API_KEY)
-    runtime = build_runtime(config, builtin_fixtures())
-    probe = next(s for s in runtime.stories.values() if s.role == "probe")
+    runtime, probe = in_memory_runtime(exit_timeout=1, api_key=API_KEY)
 
-    def broken_submit(story_id: int, event: object) -> None:
+    def broken_submit(story_id: int, event: object, loop: object = None) -> None:
         raise RuntimeError("engine fault with a detail the client must not see")
 
     monkeypatch.setattr(runtime.engine, "submit", broken_submit)
@@ -168,3 +162,7 @@ def test_an_unexpected_fault_is_a_json_500_without_a_traceback(
     assert response.json() == {"errors": [{"message": "internal server error"}]}
     assert response.headers["x-tines-status"] == "error"
     assert "detail" not in response.text
+    # The fault the test made, not one of its own making (a submit that takes other arguments).
+    assert [r.getMessage().split(" on ")[0] for r in caplog.records if r.levelname == "ERROR"] == [
+        "unhandled RuntimeError"
+    ]
