@@ -248,7 +248,6 @@ class Engine:
             self._walk(state, handle, action, incoming, context, emitted=incoming)
 
         state.waiting_delays += 1  # from now, as the Stories API's live activity counts it
-
         task = asyncio.create_task(sleep_then_walk(), name=f"run-{handle.run_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -283,7 +282,12 @@ class Engine:
 
         def committed(future: Written[None]) -> None:
             try:
-                error = future.exception() if not future.cancelled() else None
+                # Cancelled: whether it was committed is not known, so the run is lost.
+                error = (
+                    RunFailedError("the exit event's write was cancelled")
+                    if future.cancelled()
+                    else future.exception()
+                )
                 if error is not None:
                     # The store has logged the write; here, what became of the run.
                     log.error("run %s lost its exit event: %s", handle.run_id, error)
