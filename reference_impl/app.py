@@ -25,7 +25,7 @@ from reference_impl.error_answers import client_left, http_error, server_error
 from reference_impl.runtime import Runtime, WebhookEntry, build_runtime
 from reference_impl.stories_api import StoriesApi
 from reference_impl.story_admin import story_admin_routes
-from reference_impl.webhook import WebhookApi, make_response_url, make_webhook
+from reference_impl.webhook import LOOP_STATE, WebhookApi, make_response_url, make_webhook
 
 __all__ = ["Runtime", "WebhookEntry", "build_app", "build_runtime", "shutdown"]
 
@@ -38,12 +38,12 @@ async def _unreachable(request: Request) -> Response:
 
 def build_app(runtime: Runtime) -> ASGIApp:
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if runtime.config.api_key is None:
             log.warning(
                 "no API key configured (--api-key or TINES_API_KEY): the Stories API answers 401"
             )
-        yield
+        yield {LOOP_STATE: asyncio.get_running_loop()}
         await shutdown(runtime)
 
     routes = [

@@ -26,7 +26,7 @@ from reference_impl.runtime import Runtime, WebhookEntry
 from reference_impl.store import UnstorableError
 from reference_impl.webhook_body import BodyTooLargeError, event_body, event_headers
 
-__all__ = ["WebhookApi", "make_response_url", "make_webhook"]
+__all__ = ["LOOP_STATE", "WebhookApi", "make_response_url", "make_webhook"]
 
 _HEADERS = tines_spec.metadata_headers()
 STATUS = _HEADERS.status
@@ -35,6 +35,10 @@ EXIT_ACTION_ID = _HEADERS.exit_action_id
 LIMIT_REACHED = _HEADERS.limit_reached
 RESPONSE_LOCATION = _HEADERS.response_location
 _METADATA = frozenset(h.lower() for h in _HEADERS.all)
+# The lifespan state's name for the loop the server runs on: uvicorn copies the state into every
+# request's scope, and reading it there spares `asyncio.get_running_loop()`, a getpid system
+# call (its fork check), on every webhook request.
+LOOP_STATE = "reference_impl.loop"
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
@@ -110,7 +114,10 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     config = runtime.config
 
     async def webhook(request: Request) -> Response:
-        loop = asyncio.get_running_loop()
+        state = request.scope.get("state")
+        loop = state.get(LOOP_STATE) if state else None
+        if loop is None:  # no lifespan ran (an ASGI client in a test)
+            loop = asyncio.get_running_loop()
         started = loop.time()
         entry = _find_webhook(runtime, request)
         if entry is None:

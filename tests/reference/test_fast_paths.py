@@ -224,3 +224,65 @@ def test_a_probe_request_encodes_its_event_once(monkeypatch: pytest.MonkeyPatch)
     assert [type(p).__name__ for p in encoded] == ["dict", "dict"]
     assert encoded[0]["body"] == {"exit": {"a": 1}, "delay_seconds": 0}
     assert encoded[1] == {"a": 1}
+
+
+def test_a_served_webhook_takes_its_loop_from_the_lifespan_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn copies the lifespan's state into each request's scope: asking asyncio for the
+    loop instead costs a getpid system call a request."""
+    runtime, probe = in_memory_runtime(exit_timeout=2, api_key=API_KEY)
+    app = build_app(runtime)
+    sent: list[Any] = []
+
+    async def scenario() -> None:
+        state: dict[str, Any] = {}
+        startup: list[Any] = [{"type": "lifespan.startup"}]
+        started = asyncio.Event()
+
+        async def lifespan_send(message: Any) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                started.set()
+
+        lifespan = asyncio.ensure_future(
+            app({"type": "lifespan", "state": state}, lambda: _next(startup), lifespan_send)
+        )
+        await asyncio.wait_for(started.wait(), 5)
+        monkeypatch.setattr("reference_impl.webhook.asyncio.get_running_loop", _refuse)
+        path = runtime.webhook_url(probe, "")
+        body = [{"type": "http.request", "body": b'{"exit": 7}', "more_body": False}]
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+            "scheme": "http",
+            "server": ("testserver", 80),
+            "state": dict(state),
+        }
+        await app(scope, lambda: _next(body), _append(sent))
+        lifespan.cancel()
+        await shutdown(runtime)
+
+    asyncio.run(scenario())
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b"7"
+
+
+async def _next(messages: list[Any]) -> Any:
+    if messages:
+        return messages.pop(0)
+    await asyncio.Event().wait()  # the lifespan waits for shutdown until it is cancelled
+
+
+def _append(into: list[Any]) -> Any:
+    async def send(message: Any) -> None:
+        into.append(message)
+
+    return send
+
+
+def _refuse() -> None:
+    raise AssertionError("asked asyncio for the running loop")
