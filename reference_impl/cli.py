@@ -27,6 +27,7 @@ import yaml
 
 import tines_spec
 from reference_impl.app import Runtime, build_app, build_runtime
+from reference_impl.collector import tune_for_serving
 from reference_impl.config import API_KEY_ENV, ConfigError, ServerConfig, parse_config
 from reference_impl.fixtures import FixtureError, Story, builtin_fixtures, load_fixtures
 from reference_impl.http_limits import limited_protocol
@@ -198,6 +199,7 @@ def serve(config: ServerConfig) -> int:
         timeout_graceful_shutdown=config.shutdown_grace,
     )
     signal.signal(signal.SIGTERM, _ignore_sigterm_after_shutdown)
+    tune_for_serving()
     _Server(uv_config, f"reference-impl listening on {base_url}").run(sockets=[sock])
     return 0
 
