@@ -36,7 +36,10 @@ Statement = tuple[str, tuple[Any, ...]]
 # function run there, its return value the write's result.
 Write = tuple[Statement, ...] | Callable[[sqlite3.Connection], Any]
 
-_INSERT_RUN = "INSERT INTO runs (id, scope, status, created_at) VALUES (?, ?, 'running', ?)"
+_INSERT_RUN = (
+    "INSERT INTO runs (id, scope, status, result_event_id, created_at, finished_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
 _INSERT_EVENT = (
     "INSERT INTO events (run_id, seq, id, action_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -54,11 +57,10 @@ _PUT_SETTING = (
 )
 # Inserts of new rows, which read no row: a batch runs them before its other statements. Each
 # run's row is still inserted before its updates, which are made after it and keep their order.
-_FIRST = (_INSERT_RUN, _INSERT_EVENT)
 
 
 def insert_run(run_id: str, scope: str, now: float) -> Write:
-    return ((_INSERT_RUN, (run_id, scope, now)),)
+    return ((_INSERT_RUN, (run_id, scope, "running", None, now, None)),)
 
 
 def insert_event(
@@ -109,20 +111,37 @@ def put_setting(key: str, value: str) -> Write:
 
 
 def apply(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[Any]:
-    """Run the writes on the connection (inside the caller's transaction); their results."""
+    """Run the writes on the connection (inside the caller's transaction); their results.
+
+    A run created and ended with its result in the same batch, with no other update of it in
+    between (the webhook's usual run), is inserted as it ends: the update is folded into the
+    insert, and the row is the one the insert and the update would have left."""
     results: list[Any] = []
     first: dict[str, list[tuple[Any, ...]]] = {_INSERT_RUN: [], _INSERT_EVENT: []}
     rest: list[Statement] = []
+    # The runs this batch inserts and nothing has updated yet: where their insert's row is.
+    fresh: dict[str, int] = {}
+    runs = first[_INSERT_RUN]
     for write in writes:
         if callable(write):
             _run(conn, first, rest)  # a function sees every write before it
+            fresh.clear()
             results.append(write(conn))
             continue
-        for statement in write:
-            if statement[0] in _FIRST:
-                first[statement[0]].append(statement[1])
+        for sql, params in write:
+            if sql == _INSERT_EVENT:
+                first[sql].append(params)
+            elif sql == _INSERT_RUN:
+                fresh[params[0]] = len(runs)
+                runs.append(params)
+            elif sql == _END_WITH_RESULT and params[2] in fresh:
+                event_id, now, run_id = params
+                at = fresh.pop(run_id)
+                runs[at] = (run_id, runs[at][1], "completed", event_id, runs[at][4], now)
             else:
-                rest.append(statement)
+                # Every update names its run last; it leaves the run's row to the update.
+                fresh.pop(params[-1], None)
+                rest.append((sql, params))
         results.append(None)
     _run(conn, first, rest)
     return results
