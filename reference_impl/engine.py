@@ -140,6 +140,7 @@ class Engine:
             queued=state.running >= self._max,
             created=self._store.create_run(run_id, str(story_id), loop=loop),
             result=loop.create_future(),
+            loop=loop,
         )
         if handle.queued:
             state.queue.append((handle, event))
