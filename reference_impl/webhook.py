@@ -110,6 +110,15 @@ def _find_webhook(runtime: Runtime, request: Request) -> WebhookEntry | None:
     return entry
 
 
+def _response_url(
+    runtime: Runtime, entry: WebhookEntry, request: Request, handle: RunHandle
+) -> str:
+    """Where the run's outcome can be read later (a function, not a closure in the handler:
+    only the rarer answers name it, and a closure would be made for every request)."""
+    base = _base_url(request, runtime.config.public_url)
+    return f"{runtime.webhook_url(entry.story, base)}/{handle.run_id}"
+
+
 def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     config = runtime.config
 
@@ -144,14 +153,11 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
         except UnstorableError as exc:
             return error_response(400, f"the request cannot be stored: {exc}", webhook=True)
         handle = runtime.engine.submit(entry.story.id, event, loop)
-
-        def response_url() -> str:
-            webhook_url = runtime.webhook_url(entry.story, _base_url(request, config.public_url))
-            return f"{webhook_url}/{handle.run_id}"
-
         if handle.queued:
             await handle.stored()
-            return _limit_response(201, "concurrency", response_url())
+            return _limit_response(
+                201, "concurrency", _response_url(runtime, entry, request, handle)
+            )
         remaining = config.exit_timeout - (loop.time() - started)
         try:
             outcome = await _first_exit(handle, remaining, loop)
@@ -161,7 +167,7 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             return error_response(500, "the run failed before an exit action emitted", webhook=True)
         if outcome is None:
             await handle.stored()
-            return _limit_response(504, "time", response_url())
+            return _limit_response(504, "time", _response_url(runtime, entry, request, handle))
         if isinstance(outcome, FailedRun):
             # Implementation-defined (openapi.yaml, RunFailed): the run is over and has no data,
             # which its response URL says too from now on.
@@ -169,7 +175,7 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
                 422,
                 f"the run ended without data: {outcome.reason}",
                 webhook=True,
-                headers={RESPONSE_LOCATION: response_url()},
+                headers={RESPONSE_LOCATION: _response_url(runtime, entry, request, handle)},
             )
         return _data_response(outcome, headers.get("accept"))
 
