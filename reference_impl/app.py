@@ -22,10 +22,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from reference_impl.error_answers import client_left, http_error, server_error
+from reference_impl.exit_deadlines import ExitDeadlines
 from reference_impl.runtime import Runtime, WebhookEntry, build_runtime
 from reference_impl.stories_api import StoriesApi
 from reference_impl.story_admin import story_admin_routes
-from reference_impl.webhook import LOOP_STATE, WebhookApi, make_response_url, make_webhook
+from reference_impl.webhook import (
+    DEADLINES_STATE,
+    LOOP_STATE,
+    WebhookApi,
+    make_response_url,
+    make_webhook,
+)
 
 __all__ = ["Runtime", "WebhookEntry", "build_app", "build_runtime", "shutdown"]
 
@@ -43,7 +50,8 @@ def build_app(runtime: Runtime) -> ASGIApp:
             log.warning(
                 "no API key configured (--api-key or TINES_API_KEY): the Stories API answers 401"
             )
-        yield {LOOP_STATE: asyncio.get_running_loop()}
+        loop = asyncio.get_running_loop()
+        yield {LOOP_STATE: loop, DEADLINES_STATE: ExitDeadlines(loop)}
         await shutdown(runtime)
 
     routes = [

@@ -20,13 +20,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import tines_spec
 from reference_impl.error_answers import client_left, error_response, http_error, server_error
+from reference_impl.exit_deadlines import ExitDeadlines
 from reference_impl.negotiation import JSON_TYPE, negotiate_response, render_json
 from reference_impl.runs import ExitEvent, FailedRun, RunFailedError, RunHandle, RunOutcome
 from reference_impl.runtime import Runtime, WebhookEntry
 from reference_impl.store import UnstorableError
 from reference_impl.webhook_body import BodyTooLargeError, event_body, event_headers
 
-__all__ = ["LOOP_STATE", "WebhookApi", "make_response_url", "make_webhook"]
+__all__ = ["DEADLINES_STATE", "LOOP_STATE", "WebhookApi", "make_response_url", "make_webhook"]
 
 _HEADERS = tines_spec.metadata_headers()
 STATUS = _HEADERS.status
@@ -39,6 +40,8 @@ _METADATA = frozenset(h.lower() for h in _HEADERS.all)
 # request's scope, and reading it there spares `asyncio.get_running_loop()`, a getpid system
 # call (its fork check), on every webhook request.
 LOOP_STATE = "reference_impl.loop"
+# And the loop's exit timeouts (`exit_deadlines`), which the lifespan makes for it.
+DEADLINES_STATE = "reference_impl.exit_deadlines"
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
@@ -123,10 +126,13 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
     config = runtime.config
 
     async def webhook(request: Request) -> Response:
-        state = request.scope.get("state")
-        loop = state.get(LOOP_STATE) if state else None
+        state = request.scope.get("state") or {}
+        loop = state.get(LOOP_STATE)
         if loop is None:  # no lifespan ran (an ASGI client in a test)
             loop = asyncio.get_running_loop()
+            deadlines = ExitDeadlines(loop)
+        else:
+            deadlines = state[DEADLINES_STATE]
         started = loop.time()
         entry = _find_webhook(runtime, request)
         if entry is None:
@@ -158,9 +164,8 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
             return _limit_response(
                 201, "concurrency", _response_url(runtime, entry, request, handle)
             )
-        remaining = config.exit_timeout - (loop.time() - started)
         try:
-            outcome = await _first_exit(handle, remaining, loop)
+            outcome = await _first_exit(handle, started + config.exit_timeout, deadlines, loop)
         except RunFailedError:
             # The server lost the run to a fault (a write the store refused): not the story's
             # doing, so a 500; its response URL says abandoned.
@@ -183,13 +188,17 @@ def make_webhook(runtime: Runtime) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _first_exit(
-    handle: RunHandle, timeout: float, loop: asyncio.AbstractEventLoop
+    handle: RunHandle,
+    deadline: float,
+    deadlines: ExitDeadlines,
+    loop: asyncio.AbstractEventLoop,
 ) -> RunOutcome | None:
-    """The run's outcome (its first exit event, or why it failed), or None when the timeout
-    passes first; the run goes on.
+    """The run's outcome (its first exit event, or why it failed), or None when the loop's
+    clock passes `deadline` first; the run goes on.
 
-    One future and one timer, where `wait_for(shield(...))` makes a task and two futures more
-    per request: this is the webhook's hot path.
+    One future, woken by the result or by the deadline's slot, where `wait_for(shield(...))`
+    makes a task and two futures more per request and a timer of its own: this is the
+    webhook's hot path.
     """
     result = handle.result
     if not result.done():
@@ -199,12 +208,12 @@ async def _first_exit(
             if not waiter.done():
                 waiter.set_result(None)
 
-        timer = loop.call_later(max(timeout, 0.0), wake)
+        waiting = deadlines.watch(deadline, waiter)
         result.add_done_callback(wake)
         try:
             await waiter
         finally:
-            timer.cancel()
+            waiting.discard(waiter)
             result.remove_done_callback(wake)
         if not result.done():
             return None
