@@ -168,6 +168,11 @@ def _context(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def prepare_html() -> None:
+    """Compile the template now, for `render_html` later (`conformance.report_writing`)."""
+    _environment().get_template(TEMPLATE)
+
+
 def render_html(document: Mapping[str, Any]) -> str:
     """The page for one summary document (valid against report.schema.json)."""
     css, js = _asset(STYLESHEET), _asset(SCRIPT)
