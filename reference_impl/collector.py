@@ -5,11 +5,12 @@ futures, dicts). With 32 requests in flight that is about a thousand young objec
 any moment, above the young generation's default threshold of 700. So the default collects the
 young generation every few dozen requests and walks every in-flight object each time, and the
 full collections that follow walk the ~40,000 objects the imports and the app made at start-up.
-Neither pass finds garbage: the webhook's and the Stories API's answers make no reference
-cycle (`tests/reference/test_one_write.py` holds that for the one-write head).
+Neither pass finds garbage: a webhook request leaves no reference cycle
+(`tests/reference/test_collector.py` holds that, and `test_one_write.py` for the one-write head).
 
 Measured with the probe webhook POST, 63,000 requests in one process: the collector took 719 ms
-with the defaults, 31 ms with these settings, about 11 µs a request less.
+with the defaults and 31 ms with these settings, about 11 µs a request less; cachegrind counts
+511k instructions a request before and 490k after.
 """
 
 from __future__ import annotations

@@ -55,8 +55,6 @@ _PUT_SETTING = (
     "INSERT INTO settings (key, value) VALUES (?, ?)"
     " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
 )
-# Inserts of new rows, which read no row: a batch runs them before its other statements. Each
-# run's row is still inserted before its updates, which are made after it and keep their order.
 
 
 def insert_run(run_id: str, scope: str, now: float) -> Write:
@@ -117,6 +115,9 @@ def apply(conn: sqlite3.Connection, writes: Sequence[Write]) -> list[Any]:
     between (the webhook's usual run), is inserted as it ends: the update is folded into the
     insert, and the row is the one the insert and the update would have left."""
     results: list[Any] = []
+    # Inserts of new rows, which read no row: a batch runs them before its other statements.
+    # Each run's row is still inserted before its updates, which are made after it and keep
+    # their order.
     first: dict[str, list[tuple[Any, ...]]] = {_INSERT_RUN: [], _INSERT_EVENT: []}
     rest: list[Statement] = []
     # The runs this batch inserts and nothing has updated yet: where their insert's row is.
