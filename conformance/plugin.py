@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from conformance import recording
+from conformance import recording, report_writing
 from conformance.allure_labels import attach_exchanges
 from conformance.deadline import arm_deadline, disarm_deadline
 from conformance.errors import ConformanceError
@@ -46,12 +46,7 @@ from conformance.fixtures import background, catalogue, profile, run_id, target 
 from conformance.http import AsyncTargetClient, TargetClient
 from conformance.markers import register_markers
 from conformance.progress import AreaProgress
-from conformance.report_writing import (
-    build_summary,
-    prepare_reports,
-    redact_other_reports,
-    write_reports,
-)
+from conformance.report_writing import build_summary, redact_other_reports, write_reports
 from conformance.reporting.plan import requirement_ids
 from conformance.reporting.table import render_table
 from conformance.request_budget import RequestBudget
@@ -215,7 +210,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = state_of(session.config)
     if state is not None and not state.aborted:
         _start_background(session, state)
-        prepare_reports()
+        report_writing.prepare_reports()
 
 
 # ----------------------------------------------------------------------------- the run
